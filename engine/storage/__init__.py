@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, engines, and repositories (keyword-only, session first)."""

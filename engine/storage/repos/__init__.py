@@ -1,0 +1,1 @@
+"""Repositories: one module per aggregate; every function takes the session first."""

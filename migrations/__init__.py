@@ -1,0 +1,1 @@
+"""Alembic revisions for the SolAI schema (SQLite and PostgreSQL)."""

@@ -1,0 +1,1 @@
+"""Benchmarks run by ``solai bench NAME``; each module defines ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""One module per ``solai`` subcommand; each defines ``register(subparsers)``."""

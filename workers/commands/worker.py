@@ -1,0 +1,64 @@
+"""``solai worker``: run the arq worker pool on Redis (production mode)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from typing import Any
+
+from engine.settings import ConfigError, get_settings
+from workers.jobs.arq import DEFAULT_QUEUE, build_worker
+from workers.jobs.registry import default_registry
+from workers.runtime import connect_redis, open_deps
+
+
+def register(sub: Any) -> None:
+    """Add the ``worker`` subcommand."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "worker", help="run the arq job worker (needs SOLAI_REDIS_URL)"
+    )
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--max-jobs", type=int, default=50, help="jobs run concurrently")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the worker until stopped (or, with --burst, until the queue is empty)."""
+    settings = get_settings()
+    if not settings.redis_url:
+        raise ConfigError(
+            "SOLAI_REDIS_URL is not set: the embedded default runs jobs in-process "
+            "(solai api / solai demo); set it to run a separate worker pool"
+        )
+    return asyncio.run(_run(args.burst, args.max_jobs))
+
+
+async def _run(burst: bool, max_jobs: int) -> int:
+    settings = get_settings()
+    registry = default_registry()
+    assert settings.redis_url is not None
+    redis = await connect_redis(settings.redis_url)
+    stack = contextlib.AsyncExitStack()
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["deps"] = await stack.enter_async_context(open_deps(settings, registry))
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await stack.aclose()
+
+    worker = build_worker(
+        registry,
+        redis,
+        queue_name=DEFAULT_QUEUE,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        burst=burst,
+        max_jobs=max_jobs,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+        await redis.aclose()
+    return 0

@@ -1,0 +1,1 @@
+"""Job runners: the arq worker pool (production) and the in-process runner (embedded)."""
