@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
-from importlib.resources import files
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 
+def script_location() -> Path:
+    """The folder holding env.py and versions/, wherever the package was installed."""
+    spec = importlib.util.find_spec("migrations")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / "env.py").is_file():
+            return Path(folder)
+    raise RuntimeError("the migrations package (env.py) is not installed next to workers")
+
+
 def alembic_config(url: str, *, schema: str | None = None) -> Config:
     """An Alembic config pointing at our revisions and the given database."""
     cfg = Config(stdout=io.StringIO())
-    cfg.set_main_option("script_location", str(files("migrations")))
+    cfg.set_main_option("script_location", str(script_location()))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["schema"] = schema
     return cfg

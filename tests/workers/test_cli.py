@@ -70,3 +70,24 @@ async def test_unreachable_postgres_names_the_variable(isolated_env: Path) -> No
         async with open_deps(settings, JobRegistry()):
             pass
     assert "s3cret" not in str(info.value)
+
+
+def test_migrate_reports_an_unreachable_database(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOLAI_DATABASE_URL", "postgresql://u:pw@127.0.0.1:1/solai")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "SOLAI_DATABASE_URL: cannot connect to" in err and ":***@" in err
+
+
+def test_migrations_are_found_outside_the_repository(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # Console scripts do not have the repository on sys.path: the lookup must not rely on it.
+    code = "from workers.migrate import script_location; print(script_location())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert (Path(out.stdout.strip()) / "env.py").is_file()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 from alembic.util.exc import CommandError
 
 from engine.settings import ConfigError, get_settings
+from engine.storage.db import make_engine
 from workers import migrate
-from workers.runtime import redact
+from workers.runtime import check_database, redact
 
 
 def register(sub: Any) -> None:
@@ -28,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     """Upgrade to ``--revision`` or downgrade to ``--downgrade``."""
     settings = get_settings()
     url = settings.database_url
+    asyncio.run(_check(url))
     try:
         if args.downgrade:
             migrate.downgrade(url, args.downgrade)
@@ -37,6 +40,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"upgraded {redact(url)} to {args.revision}")
     except CommandError as exc:
         raise ConfigError(f"migration failed: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"SOLAI_DATABASE_URL: cannot connect to {redact(url)}: {exc}") from None
     return 0
+
+
+async def _check(url: str) -> None:
+    # Connect first, so an unreachable database is reported as such and nothing is half-done.
+    engine = make_engine(url)
+    try:
+        await check_database(engine, url)
+    finally:
+        await engine.dispose()
