@@ -8,12 +8,15 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from engine.clock import FixedClock
+from engine.storage.db import make_engine, make_sessionmaker
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -119,6 +122,50 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+@dataclass
+class Db:
+    url: str
+    schema: str | None
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+async def open_db(url: str, schema: str | None) -> Db:
+    engine = make_engine(url, schema=schema)
+    return Db(url, schema, engine, make_sessionmaker(engine))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def empty_db(request: pytest.FixtureRequest, tmp_sqlite: str) -> AsyncIterator[Db]:
+    """An empty database (no schema yet) of each kind."""
+    if request.param == "sqlite":
+        db = await open_db(tmp_sqlite, None)
+        try:
+            yield db
+        finally:
+            await db.engine.dispose()
+        return
+    async with pg_test_schema(request.getfixturevalue("pg_url")) as (url, schema):
+        db = await open_db(url, schema)
+        try:
+            yield db
+        finally:
+            await db.engine.dispose()
+
+
+@pytest.fixture
+async def db(empty_db: Db) -> Db:
+    """A database upgraded to the latest revision."""
+    from workers.migrate import upgrade_async
+
+    await upgrade_async(empty_db.url, schema=empty_db.schema)
+    return empty_db
 
 
 _SERVICE_MARKS = ("postgres", "redis", "chaos")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.storage.models import Base
-from tests.engine.storage.conftest import Db
+from tests.conftest import Db
 from workers.migrate import downgrade_async, upgrade_async
 
 

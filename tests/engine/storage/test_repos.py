@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from engine.events import ChainEvent
 from engine.storage.models import Tick
 from engine.storage.repos import audit, signals, tokens, trading, users, wallets
-from tests.engine.storage.conftest import Db
+from tests.conftest import Db
 
 MINT = "7nYhDYAxQdFn2DRPcjBFPQQz5qb8HeFiJv9o9w6fpump"
 WALLET_A = "4DdrfiDHpmx55i4SPssxVzS9ZaKLb8qr45NKY9Er9nNh"

@@ -1,0 +1,1 @@
+"""Risk engine: mint/holder/LP/sellability checks turned into a level, badges and penalties."""
