@@ -1,1 +1,1 @@
-"""engine.sim package."""
+"""The local chain simulator: a seeded scenario served as Solana JSON-RPC and PubSub."""

@@ -1,0 +1,492 @@
+"""The ingest supervisor: chain → normalized events on the bus, with nothing lost or doubled.
+
+It follows the providers in priority order. On each it subscribes to the logs of every watched
+program (plus slots, for the head and the lag), and turns notifications into events: pump.fun
+events are complete in the logs; PumpSwap and Raydium need the transaction's accounts, so those
+are fetched over HTTP. When the feed drops, stalls or throws a burst of errors, the provider goes
+into a jittered back-off, the next one takes over, and the gap is backfilled over HTTP
+(``getSignaturesForAddress`` back to the last signature seen per program, then
+``getTransaction``). A health probe moves ingestion back to a preferred provider once it answers
+again. Duplicates (the overlap of live and backfill, replays after a reconnect) are dropped by
+signature. Events go to the bus stream ``events``, keyed (partitioned) by mint.
+
+Backfill works from a checkpoint per program, not from the last notification seen: a provider
+can silently skip a notification in the middle of a healthy session, and later notifications
+would carry a "last seen" marker past the hole. The checkpoint is the newest signature up to
+which everything has been verified; reconciliation pages ``getSignaturesForAddress`` back to it,
+fetches whatever the seen-set lacks, then advances it. It runs on every (re)connect and every
+``reconcile_interval_s`` while connected, skipping the last ``reconcile_grace_slots`` slots
+(their notifications may simply not have arrived yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.bus.base import Bus
+from engine.chain import programs as P
+from engine.chain.decode import DecodeError, DecodeStats, decode_logs, decode_transaction
+from engine.chain.rpc import Commitment, RpcClient, RpcError
+from engine.chain.ws import LogsNotification, SlotNotification, WsClient, WsError
+from engine.clock import Clock
+from engine.events import ChainEvent
+from engine.settings import RpcProvider
+
+log = logging.getLogger(__name__)
+
+EVENTS_STREAM = "events"
+
+WATCHED_PROGRAMS = (
+    P.PUMP_PROGRAM,
+    P.PUMPSWAP_PROGRAM,
+    P.RAYDIUM_AMM_V4_PROGRAM,
+    P.RAYDIUM_CPMM_PROGRAM,
+)
+# Top-level programs that leave a pump.fun transaction complete in its logs: anything else at
+# the top (a router, an AMM) means accounts or the real wallet are needed, so it is fetched.
+_LOGS_SUFFICE = frozenset(
+    {
+        P.PUMP_PROGRAM,
+        P.COMPUTE_BUDGET_PROGRAM,
+        P.SYSTEM_PROGRAM,
+        P.TOKEN_PROGRAM,
+        P.TOKEN_2022_PROGRAM,
+        P.ASSOCIATED_TOKEN_PROGRAM,
+    }
+)
+
+
+def needs_transaction(logs: Sequence[str]) -> bool:
+    """True unless every top-level program in the logs is pump.fun or plumbing."""
+    for line in logs:
+        if line.endswith(" invoke [1]") and line.startswith("Program "):
+            if line[8:-11] not in _LOGS_SUFFICE:
+                return True
+    return False
+
+
+class ErrorBurst(RuntimeError):
+    """Too many errors in a short window on one provider: time to fail over."""
+
+
+@dataclass
+class IngestCounters:
+    """What the supervisor has done; exported as metrics and printed by ``solai ingest``."""
+
+    notifications: int = 0
+    events: int = 0
+    failed_transactions: int = 0
+    duplicates: int = 0
+    backfilled: int = 0
+    decode_errors: int = 0
+    fetch_errors: int = 0
+    malformed_frames: int = 0
+    reconnects: int = 0
+    failovers: int = 0
+    head_slot: int = 0
+    last_event_slot: int = 0
+    provider: str = ""
+
+    def absorb(self, stats: DecodeStats) -> None:
+        """Fold the decoders' payload errors into ``decode_errors``."""
+        self.decode_errors = max(self.decode_errors, stats.decode_errors)
+
+    @property
+    def lag_slots(self) -> int:
+        """How far behind the provider's head the last processed notification is."""
+        if not self.head_slot or not self.last_event_slot:
+            return 0
+        return max(0, self.head_slot - self.last_event_slot)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-ready copy, lag included."""
+        return {**asdict(self), "lag_slots": self.lag_slots}
+
+
+class SeenSignatures:
+    """A bounded set of signatures, oldest forgotten first."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, signature: str) -> bool:
+        """Record a signature; False when it was already there."""
+        if signature in self._items:
+            return False
+        self._items[signature] = None
+        if len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+        return True
+
+    def discard(self, signature: str) -> None:
+        """Forget a signature (its processing failed; a later backfill may retry it)."""
+        self._items.pop(signature, None)
+
+    def __contains__(self, signature: object) -> bool:
+        return signature in self._items
+
+
+@dataclass
+class _Provider:
+    config: RpcProvider
+    priority: int
+    rpc: RpcClient
+    failures: int = 0
+    down_until: float = 0.0
+    errors: deque[float] = field(default_factory=deque)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+class IngestSupervisor:
+    """Runs ingestion across providers until stopped; see the module docstring."""
+
+    def __init__(
+        self,
+        providers: Sequence[RpcProvider],
+        bus: Bus,
+        *,
+        clock: Clock,
+        programs: Sequence[str] = WATCHED_PROGRAMS,
+        commitment: Commitment = "confirmed",
+        rpc_timeout_s: float = 10.0,
+        stall_timeout_s: float = 10.0,
+        health_interval_s: float = 2.0,
+        backoff_base_s: float = 0.25,
+        backoff_max_s: float = 15.0,
+        error_burst: int = 50,
+        error_window_s: float = 10.0,
+        fetch_concurrency: int = 16,
+        fetch_tries: int = 4,
+        backfill_page: int = 1000,
+        dedupe_capacity: int = 1_000_000,
+        reconcile_interval_s: float = 5.0,
+        reconcile_grace_slots: int = 4,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not providers:
+            raise ValueError("at least one RPC provider is needed")
+        if not programs:
+            raise ValueError("at least one program to watch is needed")
+        self._providers = [
+            _Provider(
+                p,
+                i,
+                RpcClient.from_provider(p, timeout_s=rpc_timeout_s, commitment=commitment),
+            )
+            for i, p in enumerate(providers)
+        ]
+        self._bus = bus
+        self._programs = list(programs)
+        self.decode_stats = DecodeStats()
+        self._clock = clock
+        self._commitment: Commitment = commitment
+        self._stall_s = stall_timeout_s
+        self._health_s = health_interval_s
+        self._backoff_base = backoff_base_s
+        self._backoff_max = backoff_max_s
+        self._error_burst = error_burst
+        self._error_window = error_window_s
+        self._fetch_sem = asyncio.Semaphore(fetch_concurrency)
+        self._fetch_tries = fetch_tries
+        self._page = backfill_page
+        self._reconcile_s = reconcile_interval_s
+        self._grace = reconcile_grace_slots
+        self._reconcile_lock = asyncio.Lock()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.seen = SeenSignatures(dedupe_capacity)
+        self.counters = IngestCounters()
+        self.checkpoint: dict[str, tuple[int, str]] = {}
+        """Per program: (slot, signature) up to which every transaction has been handled."""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._fetches: set[asyncio.Task[Any]] = set()
+        self.retry: dict[str, str] = {}
+        """Signatures whose fetch failed (signature → program); the next backfill retries them."""
+        self._stop = asyncio.Event()
+        self.connected = asyncio.Event()
+        """Set while subscribed on some provider (tests wait on it)."""
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask ``run`` to return after the current step."""
+        self._stop.set()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients."""
+        for p in self._providers:
+            await p.rpc.aclose()
+
+    async def run(self) -> None:
+        """Ingest until ``stop()``; provider failures are handled here, never raised."""
+        try:
+            while not self._stop.is_set():
+                provider = await self._next_provider()
+                if provider is None:
+                    return
+                try:
+                    await self._session(provider)
+                except (WsError, RpcError, ErrorBurst, OSError) as exc:
+                    self._mark_down(provider, exc)
+        finally:
+            self.connected.clear()
+            await self._drain_tasks()
+
+    async def _next_provider(self) -> _Provider | None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for p in self._providers:
+                if p.down_until <= now:
+                    return p
+            wake = min(p.down_until for p in self._providers)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), max(0.0, wake - now))
+        return None
+
+    def _mark_down(self, p: _Provider, exc: BaseException) -> None:
+        p.failures += 1
+        delay = min(self._backoff_max, self._backoff_base * 2 ** (p.failures - 1))
+        delay *= 0.5 + self._rng.random()  # jitter: providers are not stampeded in lockstep
+        p.down_until = time.monotonic() + delay
+        self.counters.reconnects += 1
+        log.warning("provider %s failed (%s); retrying it in %.2fs", p.name, exc, delay)
+
+    # -- one provider -----------------------------------------------------------------------
+
+    async def _session(self, p: _Provider) -> None:
+        ws = WsClient(p.config.ws_url, name=p.name, idle_timeout_s=self._stall_s)
+        await ws.connect()
+        try:
+            subs: dict[int, str] = {}
+            for program in self._programs:
+                sub = await ws.logs_subscribe(program, commitment=self._commitment)
+                subs[sub] = program
+            await ws.slot_subscribe()
+            if self.counters.provider and self.counters.provider != p.name:
+                self.counters.failovers += 1
+            self.counters.provider = p.name
+            log.info("ingesting from %s (%d programs)", p.name, len(subs))
+            self.connected.set()
+            self._spawn(self._reconcile_loop(p))
+            preferred = self._spawn(self._wait_for_preferred(p))
+            reader = self._spawn(self._read(p, ws, subs))
+            done, _ = await asyncio.wait(
+                {reader, preferred, self._spawn(self._stop.wait())},
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for t in (reader, preferred):
+                if t not in done:
+                    t.cancel()
+            if reader in done:
+                reader.result()  # re-raise the feed's failure for the failover above
+            p.failures = 0
+        finally:
+            self.connected.clear()
+            self.counters.malformed_frames += ws.malformed_frames
+            await ws.close()
+
+    async def _read(self, p: _Provider, ws: WsClient, subs: dict[int, str]) -> None:
+        malformed_seen = 0
+        while True:
+            note = await ws.recv()
+            if ws.malformed_frames > malformed_seen:
+                for _ in range(ws.malformed_frames - malformed_seen):
+                    self._error(p, "malformed frame")
+                malformed_seen = ws.malformed_frames
+            if isinstance(note, SlotNotification):
+                self.counters.head_slot = max(self.counters.head_slot, note.slot)
+                continue
+            program = subs.get(note.subscription)
+            if program is None:
+                continue
+            await self._on_logs(p, program, note)
+            p.failures = 0
+
+    async def _wait_for_preferred(self, current: _Provider) -> None:
+        """Return once a provider ranked above the current one answers its health check."""
+        better = [p for p in self._providers if p.priority < current.priority]
+        if not better:
+            await asyncio.Event().wait()  # nothing to return to: wait forever (cancelled)
+        while True:
+            await asyncio.sleep(self._health_s)
+            for p in better:
+                try:
+                    if await p.rpc.get_health() == "ok":
+                        p.down_until = 0.0
+                        p.failures = 0
+                        log.info("provider %s is healthy again; moving back", p.name)
+                        return
+                except (RpcError, OSError):
+                    continue
+
+    def _error(self, p: _Provider, what: str) -> None:
+        now = time.monotonic()
+        p.errors.append(now)
+        while p.errors and p.errors[0] < now - self._error_window:
+            p.errors.popleft()
+        if len(p.errors) >= self._error_burst:
+            p.errors.clear()
+            raise ErrorBurst(f"{self._error_burst} errors in {self._error_window}s ({what})")
+
+    # -- notifications ----------------------------------------------------------------------
+
+    async def _on_logs(self, p: _Provider, program: str, note: LogsNotification) -> None:
+        self.counters.notifications += 1
+        self.counters.last_event_slot = max(self.counters.last_event_slot, note.slot)
+        if note.err is not None:
+            # A failed transaction changed nothing on chain; remember it so backfill skips it.
+            self.seen.add(note.signature)
+            self.counters.failed_transactions += 1
+            return
+        if not self.seen.add(note.signature):
+            self.counters.duplicates += 1
+            return
+        if needs_transaction(note.logs):
+            task = self._spawn(self._fetch_and_publish(p, note.signature, program, backfill=False))
+            self._fetches.add(task)
+            task.add_done_callback(self._fetches.discard)
+            return
+        try:
+            events = decode_logs(
+                note.signature,
+                note.slot,
+                note.logs,
+                ts_ms=self._clock.now_ms(),
+                stats=self.decode_stats,
+            )
+        except DecodeError as exc:
+            self.counters.decode_errors += 1
+            log.debug("cannot decode %s: %s", note.signature, exc)
+            return
+        await self._publish(events)
+
+    async def _publish(self, events: Sequence[ChainEvent]) -> None:
+        if not events:
+            return
+        await self._bus.publish_many(EVENTS_STREAM, [(e.mint, e.to_json()) for e in events])
+        self.counters.events += len(events)
+
+    async def _fetch_and_publish(
+        self, p: _Provider, signature: str, program: str, *, backfill: bool
+    ) -> bool:
+        """Fetch, decode and publish one transaction; on failure forget it so it can be retried."""
+        async with self._fetch_sem:
+            tx: dict[str, Any] | None = None
+            for attempt in range(self._fetch_tries):
+                try:
+                    got = await p.rpc.get_transaction(signature)
+                except RpcError as exc:
+                    self.counters.fetch_errors += 1
+                    log.debug("getTransaction %s on %s: %s", signature, p.name, exc)
+                    got = None
+                if got is not None:
+                    tx = dict(got)
+                    break
+                # At `processed` the node may not serve the transaction yet: wait a slot or two.
+                await asyncio.sleep(0.2 * (attempt + 1))
+            if tx is None:
+                self.seen.discard(signature)
+                self.retry[signature] = program
+                return False
+        self.retry.pop(signature, None)
+        try:
+            events = decode_transaction(
+                tx, receipt_ts_ms=self._clock.now_ms(), stats=self.decode_stats
+            )
+        except DecodeError as exc:
+            self.counters.decode_errors += 1
+            log.debug("cannot decode transaction %s: %s", signature, exc)
+            return True
+        await self._publish(events)
+        if backfill:
+            self.counters.backfilled += 1
+        return True
+
+    # -- backfill ---------------------------------------------------------------------------
+
+    async def _reconcile_loop(self, p: _Provider) -> None:
+        """Reconcile now (the gap of a reconnect), then every ``reconcile_interval_s``."""
+        while True:
+            await self.reconcile(p)
+            await asyncio.sleep(self._reconcile_s)
+
+    async def reconcile(self, p: _Provider) -> None:
+        """Fetch every transaction since each program's checkpoint that was not seen live."""
+        async with self._reconcile_lock:
+            for sig, program in list(self.retry.items()):
+                if sig not in self.seen:
+                    self.seen.add(sig)
+                    await self._fetch_and_publish(p, sig, program, backfill=True)
+            for program in self._programs:
+                try:
+                    await self._reconcile_program(p, program)
+                except RpcError as exc:
+                    log.warning("reconcile of %s on %s failed: %s", program, p.name, exc)
+
+    async def _reconcile_program(self, p: _Provider, program: str) -> None:
+        last = self.checkpoint.get(program)
+        if last is None:
+            # First start: anchor at the chain's newest transaction; live takes it from here.
+            newest = await p.rpc.get_signatures_for_address(program, limit=1)
+            if newest:
+                self.checkpoint[program] = (newest[0].slot, newest[0].signature)
+            return
+        found = await self._signatures_since(p, program, last[1])
+        horizon = self.counters.head_slot - self._grace
+        ready = [
+            (slot, sig, err) for slot, sig, err in found if self._grace == 0 or slot <= horizon
+        ]
+        fetched = 0
+        for _slot, sig, err in reversed(ready):  # oldest first
+            if sig in self.seen:
+                continue
+            self.seen.add(sig)
+            if err is None:
+                await self._fetch_and_publish(p, sig, program, backfill=True)
+                fetched += 1
+        if ready:
+            # ``found`` is newest first; the checkpoint moves to the newest verified signature.
+            self.checkpoint[program] = (ready[0][0], ready[0][1])
+        if fetched:
+            log.info("backfilled %d transactions of %s from %s", fetched, program, p.name)
+
+    async def _signatures_since(
+        self, p: _Provider, program: str, until: str
+    ) -> list[tuple[int, str, Any]]:
+        out: list[tuple[int, str, Any]] = []
+        before: str | None = None
+        while True:
+            page = await p.rpc.get_signatures_for_address(
+                program, until=until, before=before, limit=self._page
+            )
+            out.extend((s.slot, s.signature, s.err) for s in page)
+            if len(page) < self._page:
+                return out
+            before = page[-1].signature
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _drain_tasks(self) -> None:
+        pending = [t for t in self._tasks if not t.done()]
+        # In-flight fetches hold accepted work: let them finish; cancel everything else.
+        for t in pending:
+            if t not in self._fetches:
+                t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
