@@ -23,4 +23,6 @@ class Deps:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     jobs: JobQueue
+    rpc: Any = None
+    """The chain's HTTP JSON-RPC client (``engine.chain.rpc.RpcClient``) of the first provider."""
     redis: Any = None

@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from engine.settings import ConfigError
 
 # Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
-COMMANDS: tuple[str, ...] = ("migrate", "api", "worker", "decode", "sim", "bench")
+COMMANDS: tuple[str, ...] = (
+    "migrate",
+    "api",
+    "worker",
+    "ingest",
+    "score",
+    "sim",
+    "decode",
+    "replay",
+    "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

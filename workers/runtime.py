@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from engine.bus.base import Bus
 from engine.bus.memory import MemoryBus
 from engine.bus.redis import RedisBus
+from engine.chain.rpc import RpcClient
 from engine.clock import Clock, SystemClock
 from engine.deps import Deps
 from engine.jobs.base import JobQueue, JobRegistry
@@ -76,6 +77,10 @@ async def open_deps(
     db = make_engine(settings.database_url)
     redis: ArqRedis | None = None
     inprocess: InProcessJobs | None = None
+    provider = settings.rpc_providers[0]
+    rpc = RpcClient.from_provider(
+        provider, timeout_s=settings.rpc_timeout_s, commitment=settings.rpc_commitment
+    )
     try:
         await check_database(db, settings.database_url)
         bus: Bus
@@ -97,6 +102,7 @@ async def open_deps(
             sessions=make_sessionmaker(db),
             bus=bus,
             jobs=jobs,
+            rpc=rpc,
             redis=redis,
         )
         if inprocess is not None:
@@ -116,4 +122,5 @@ async def open_deps(
             await inprocess.close()
         if redis is not None:
             await redis.aclose()
+        await rpc.aclose()
         await db.dispose()

@@ -57,12 +57,12 @@ class RiskVerdict:
     level: RiskLevel
     badges: tuple[str, ...]
     penalties: dict[str, float]
-    """Penalty per reason on the 0–3 Risk component (Risk = 3 − sum, floored at 0)."""
+    """Penalty per reason on the 0-3 Risk component (Risk = 3 - sum, floored at 0)."""
     view: RiskView
 
     @property
     def risk_score(self) -> float:
-        """The Risk component of Strength, 0–3."""
+        """The Risk component of Strength, 0-3."""
         return max(0.0, 3.0 - sum(self.penalties.values()))
 
     @property

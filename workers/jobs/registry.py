@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.chain.rpc import RpcError
 from engine.deps import Deps
-from engine.jobs.base import JobContext, JobRegistry
+from engine.jobs.base import JobContext, JobRegistry, Transient
+from engine.risk.checks import NotReadable
+from engine.risk.engine import RiskEngine, risk_subject
 from engine.storage.repos import audit
 
 
@@ -32,8 +35,32 @@ async def audit_append(
         return entry.id
 
 
+RISK_MAX_TRIES = 4
+
+
+async def risk_check(ctx: JobContext, *, mint: str) -> dict[str, Any]:
+    """Assess and store a token's risk; an unreadable mint is retried, then fails closed."""
+    deps: Deps = ctx.deps
+    async with deps.sessions() as session:
+        subject = await risk_subject(session, mint=mint)
+    engine = RiskEngine(deps.rpc, deps.clock)
+    last_try = ctx.job_try >= RISK_MAX_TRIES
+    try:
+        verdict = await engine.assess(subject, fail_closed=last_try)
+    except NotReadable as exc:
+        raise Transient(str(exc), defer_s=0.5 * ctx.job_try) from exc
+    except RpcError as exc:
+        if last_try:
+            raise
+        raise Transient(f"rpc: {exc}", defer_s=0.5 * ctx.job_try) from exc
+    async with deps.sessions.begin() as session:
+        await engine.store(session, verdict)
+    return {"mint": mint, "level": verdict.level, "badges": list(verdict.badges)}
+
+
 def default_registry() -> JobRegistry:
     """Every job of the product, with its timeout and try budget."""
     registry = JobRegistry()
     registry.job("audit_append", timeout_s=10, max_tries=3)(audit_append)
+    registry.job("risk_check", timeout_s=30, max_tries=RISK_MAX_TRIES)(risk_check)
     return registry

@@ -90,7 +90,7 @@ async def watchlist(session: AsyncSession, *, user_id: int) -> list[tuple[Watchl
         select(WatchlistEntry, counts.c.n)
         .join(counts, counts.c.address == WatchlistEntry.address)
         .where(WatchlistEntry.user_id == user_id)
-        .order_by(WatchlistEntry.created_ts)
+        .order_by(WatchlistEntry.created_ts, WatchlistEntry.address)
     )
     return [(row[0], int(row[1])) for row in (await session.execute(stmt)).all()]
 

@@ -100,10 +100,8 @@ async def test_import_then_export_round_trips(db: Db, clock) -> None:  # type: i
     async with db.sessions() as s:
         text = await export_csv(s, user_id=user.id)
         assert await wallets.monitor_count(s, address=a) == 1
-    assert text.splitlines() == [
-        "address,alias,tags",
-        f"{a},'=HYPERLINK(evil),kol",
-        f"{b},,mm;smart",
-    ]
+    header, *rows = text.splitlines()
+    assert header == "address,alias,tags"
+    assert sorted(rows) == sorted([f"{a},'=HYPERLINK(evil),kol", f"{b},,mm;smart"])
     again = parse_csv(text)
-    assert [r.address for r in again.rows] == [a, b] and again.errors == []
+    assert {r.address for r in again.rows} == {a, b} and again.errors == []

@@ -1,0 +1,1 @@
+"""Signal engine: windows per mint, rules, explainable Strength, near misses."""
