@@ -26,9 +26,7 @@ install: $(RUNTIME_STAMP)
 
 ## demo: the product on its embedded default (SQLite, in-process bus and jobs, no accounts)
 demo: $(RUNTIME_STAMP)
-	@echo "solai demo is not built yet (issue 10): serving what exists, the API on the embedded default."
-	@echo "Health: http://127.0.0.1:8000/ops/readiness   API docs: http://127.0.0.1:8000/docs"
-	$(BIN)/solai api
+	$(BIN)/solai demo
 
 ## test: ruff, mypy and import rules (as tests), then the whole pytest suite
 test: $(DEV_STAMP)

@@ -12,6 +12,7 @@ from engine.settings import ConfigError
 
 # Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
 COMMANDS: tuple[str, ...] = (
+    "demo",
     "migrate",
     "api",
     "worker",
@@ -21,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "decode",
     "replay",
     "bench",
+    "bot",
 )
 
 

@@ -1,0 +1,288 @@
+"""The embedded demo: the whole product in one process, on a laptop, with no accounts.
+
+The chain simulator plays the demo scenario (a launch frenzy, a smart-money burst that turns into
+a real pump, a dev rug, a freeze-authority honeypot, a transfer-tax coin) over real Solana
+JSON-RPC and PubSub on loopback; ingestion, the scorer, the risk jobs and the API run against it
+exactly as they run against mainnet; storage is a SQLite file and the bus and jobs are
+in-process. ``run_demo`` returns a summary; ``solai demo`` prints it (``--headless``) or runs the
+console chat (interactive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy import func, select
+
+from engine.clock import SystemClock
+from engine.deps import Deps
+from engine.settings import RpcProvider, Settings, load_settings
+from engine.sim.scenario import load_scenario
+from engine.sim.server import SimServer
+from engine.storage.models import RiskReport, Signal, Trade
+from engine.storage.repos import wallets as wallet_repo
+from webapp.app import create_app
+from workers.ingest import IngestSupervisor
+from workers.jobs.registry import default_registry
+from workers.migrate import upgrade_async
+from workers.runtime import open_deps
+from workers.scoring import ScoringConsumer
+
+log = logging.getLogger(__name__)
+
+DEMO_DB = Path("var") / "demo.db"
+
+
+@dataclass
+class DemoSummary:
+    """What happened, for scripts and CI (``solai demo --headless`` prints it as JSON)."""
+
+    events: int = 0
+    signals: int = 0
+    alerts: int = 0
+    trades: int = 0
+    errors: int = 0
+    sim_seconds: float = 0.0
+    story: dict[str, bool] = field(default_factory=dict)
+    """The scenario's beats: did each one happen and get called what it is?"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class DemoConfig:
+    """How to run the demo."""
+
+    seed: int = 7
+    speed: float = 1.0
+    duration_s: float | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    db_path: Path = DEMO_DB
+    fresh: bool = True
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the demo owns Ctrl-C and stops every part."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def reset_db(db: Path) -> None:
+    """Remove the demo's SQLite file (and its WAL) so each run tells the story from the start."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def free_port(preferred: int, host: str = "127.0.0.1") -> int:
+    """``preferred`` if nothing listens there, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free port")
+
+
+class Demo:
+    """The running demo: its parts, their counters, and an orderly stop."""
+
+    def __init__(self, config: DemoConfig) -> None:
+        self.config = config
+        self.summary = DemoSummary()
+        self.sim: SimServer | None = None
+        self.deps: Deps | None = None
+        self.ingest: IngestSupervisor | None = None
+        self.scorer: ScoringConsumer | None = None
+        self.api_url = ""
+        self.settings: Settings | None = None
+        self.whales: list[str] = []
+        self.tokens: dict[str, str] = {}
+        """Scenario token id → mint (MOON, RUG, TRAP, CALM, FEE)."""
+        self._stop = asyncio.Event()
+        self._errors = 0
+
+    def stop(self) -> None:
+        """Ask the demo to wind down (Ctrl-C, end of --duration)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was asked for."""
+        return self._stop.is_set()
+
+    async def run(
+        self,
+        on_ready: Callable[[Demo], Awaitable[None]] | None = None,
+        on_tick: Callable[[Demo], None] | None = None,
+    ) -> DemoSummary:
+        """Start every part, run until stopped or the duration ends, stop them in reverse."""
+        cfg = self.config
+        db = cfg.db_path
+        if cfg.fresh:
+            await asyncio.to_thread(reset_db, db)
+        url = f"sqlite+aiosqlite:///{db}"
+        await upgrade_async(url)
+        sim = SimServer(
+            load_scenario("demo"),
+            seed=cfg.seed,
+            speed=cfg.speed,
+            start_on_subscribe=True,
+        )
+        await sim.start()
+        self.sim = sim
+        try:
+            self.settings = load_settings(
+                database_url=url,
+                rpc_providers=[
+                    RpcProvider(name="simulator", http_url=sim.http_url, ws_url=sim.ws_url)
+                ],
+            )
+            async with open_deps(self.settings, default_registry(), clock=SystemClock()) as deps:
+                self.deps = deps
+                await self._seed(deps, sim)
+                await self._run_parts(deps, on_ready, on_tick)
+        finally:
+            await sim.stop()
+        return self.summary
+
+    async def _seed(self, deps: Deps, sim: SimServer) -> None:
+        """The demo's smart-money list: the scenario's whales, as a KOL list would name them."""
+        gen = sim.generator
+        self.whales = list(gen.groups.get("whale", []))
+        self.tokens = {tid: t.mint for tid, t in gen.tokens.items()}
+        async with deps.sessions.begin() as s:
+            for i, address in enumerate(self.whales):
+                await wallet_repo.ensure_wallet(
+                    s,
+                    address=address,
+                    alias=f"whale-{i + 1}",
+                    tags=["smart", "kol"],
+                    featured=True,
+                    now_ms=deps.clock.now_ms(),
+                )
+
+    async def _run_parts(
+        self,
+        deps: Deps,
+        on_ready: Callable[[Demo], Awaitable[None]] | None,
+        on_tick: Callable[[Demo], None] | None,
+    ) -> None:
+        assert self.settings is not None
+        cfg = self.config
+        self.ingest = IngestSupervisor(
+            self.settings.rpc_providers,
+            deps.bus,
+            clock=deps.clock,
+            reconcile_grace_slots=2,
+            stall_timeout_s=30,
+        )
+        self.scorer = ScoringConsumer(deps, block_ms=100, refresh_s=0.5)
+        port = free_port(cfg.api_port, cfg.api_host)
+        server = _QuietServer(
+            uvicorn.Config(
+                create_app(deps),
+                host=cfg.api_host,
+                port=port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        self.api_url = f"http://{cfg.api_host}:{port}"
+        tasks = {
+            asyncio.create_task(self.ingest.run(), name="ingest"),
+            asyncio.create_task(self.scorer.run(), name="scorer"),
+            asyncio.create_task(server.serve(), name="api"),
+        }
+        started = time.monotonic()
+        try:
+            if on_ready is not None:
+                await on_ready(self)
+            while not self._stop.is_set():
+                failed = [t for t in tasks if t.done()]
+                if failed:
+                    for t in failed:
+                        if t.exception() is not None:
+                            self._errors += 1
+                            log.error("demo part %s stopped: %r", t.get_name(), t.exception())
+                    break
+                await self._refresh_summary(deps)
+                if on_tick is not None:
+                    on_tick(self)
+                if cfg.duration_s is not None and time.monotonic() - started >= cfg.duration_s:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+        finally:
+            self.ingest.stop()
+            self.scorer.stop()
+            server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.ingest.aclose()
+            with contextlib.suppress(Exception):
+                await deps.jobs.join(timeout_s=10)  # type: ignore[attr-defined]
+            await self.scorer.refresh_risk_now()
+            await self._refresh_summary(deps, final=True)
+
+    async def _refresh_summary(self, deps: Deps, *, final: bool = False) -> None:
+        sim, ingest, scorer = self.sim, self.ingest, self.scorer
+        assert sim is not None and ingest is not None and scorer is not None
+        s = self.summary
+        s.events = ingest.counters.events
+        s.sim_seconds = round(sim.current_t_ms / 1000, 1)
+        s.errors = (
+            self._errors
+            + ingest.counters.decode_errors
+            + scorer.counters.bad_messages
+            + getattr(getattr(deps.jobs, "counters", None), "failed", 0)
+        )
+        async with deps.sessions() as session:
+            s.signals = int(
+                (await session.execute(select(func.count()).select_from(Signal))).scalar_one()
+            )
+            s.trades = int(
+                (await session.execute(select(func.count()).select_from(Trade))).scalar_one()
+            )
+            if final or s.signals:
+                s.story = await self._story(session)
+
+    async def _story(self, session: Any) -> dict[str, bool]:
+        moon, rug, trap = (self.tokens.get(t, "") for t in ("MOON", "RUG", "TRAP"))
+        reports = {
+            r.mint: r
+            for r in await session.scalars(
+                select(RiskReport).where(RiskReport.mint.in_([rug, trap]))
+            )
+        }
+        bursts = await session.scalars(select(Signal).where(Signal.mint == moon))
+        burst = any(any(r.get("name") == "smart_buy_burst" for r in sig.rules) for sig in bursts)
+        rug_report, trap_report = reports.get(rug), reports.get(trap)
+        return {
+            "smart_money_burst_signalled": burst,
+            "dev_rug_flagged": rug_report is not None and "dev_selling" in rug_report.badges,
+            "honeypot_flagged": trap_report is not None and trap_report.level == "critical",
+        }
+
+
+def progress_line(demo: Demo) -> str:
+    """One line: the simulator's clock, events ingested, signals, alerts."""
+    s = demo.summary
+    return (
+        f"sim {s.sim_seconds:6.1f}s | events {s.events:6d} | signals {s.signals:4d} | "
+        f"alerts {s.alerts:4d} | trades {s.trades:3d} | errors {s.errors}"
+    )
