@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from engine.settings import ConfigError
+from workers.observability import configure_logging
 
 # Each module defines ``register(subparsers)`` which adds its parser and sets ``func``.
 COMMANDS: tuple[str, ...] = (
@@ -49,11 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level or "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level or os.environ.get("SOLAI_LOG_LEVEL", "INFO"))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

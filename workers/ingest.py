@@ -38,6 +38,7 @@ from engine.chain.rpc import Commitment, RpcClient, RpcError
 from engine.chain.ws import LogsNotification, SlotNotification, WsClient, WsError
 from engine.clock import Clock
 from engine.events import ChainEvent
+from engine.observability import metrics as M
 from engine.settings import RpcProvider
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ class IngestSupervisor:
         delay *= 0.5 + self._rng.random()  # jitter: providers are not stampeded in lockstep
         p.down_until = time.monotonic() + delay
         self.counters.reconnects += 1
+        M.INGEST_RECONNECTS.labels(p.name).inc()
         log.warning("provider %s failed (%s); retrying it in %.2fs", p.name, exc, delay)
 
     # -- one provider -----------------------------------------------------------------------
@@ -306,6 +308,7 @@ class IngestSupervisor:
                 malformed_seen = ws.malformed_frames
             if isinstance(note, SlotNotification):
                 self.counters.head_slot = max(self.counters.head_slot, note.slot)
+                M.INGEST_LAG_SLOTS.set(self.counters.lag_slots)
                 continue
             program = subs.get(note.subscription)
             if program is None:
@@ -343,6 +346,7 @@ class IngestSupervisor:
 
     async def _on_logs(self, p: _Provider, program: str, note: LogsNotification) -> None:
         self.counters.notifications += 1
+        M.INGEST_NOTIFICATIONS.labels(p.name).inc()
         self.counters.last_event_slot = max(self.counters.last_event_slot, note.slot)
         if note.err is not None:
             # A failed transaction changed nothing on chain; remember it so backfill skips it.
@@ -351,6 +355,7 @@ class IngestSupervisor:
             return
         if not self.seen.add(note.signature):
             self.counters.duplicates += 1
+            M.INGEST_DUPLICATES.inc()
             return
         if needs_transaction(note.logs):
             task = self._spawn(self._fetch_and_publish(p, note.signature, program, backfill=False))
@@ -367,6 +372,7 @@ class IngestSupervisor:
             )
         except DecodeError as exc:
             self.counters.decode_errors += 1
+            M.INGEST_DECODE_ERRORS.inc()
             log.debug("cannot decode %s: %s", note.signature, exc)
             return
         await self._publish(events)
@@ -376,6 +382,8 @@ class IngestSupervisor:
             return
         await self._bus.publish_many(EVENTS_STREAM, [(e.mint, e.to_json()) for e in events])
         self.counters.events += len(events)
+        for e in events:
+            M.INGEST_EVENTS.labels(e.venue).inc()
 
     async def _fetch_and_publish(
         self, p: _Provider, signature: str, program: str, *, backfill: bool
@@ -411,6 +419,7 @@ class IngestSupervisor:
         await self._publish(events)
         if backfill:
             self.counters.backfilled += 1
+            M.INGEST_BACKFILLED.inc()
         return True
 
     # -- backfill ---------------------------------------------------------------------------

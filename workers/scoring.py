@@ -30,6 +30,7 @@ from engine.bus.base import Message, partition_for
 from engine.deps import Deps
 from engine.events import ChainEvent, EventFormatError
 from engine.ids import IdMaker
+from engine.observability import metrics as M
 from engine.risk.engine import verdict_from_report
 from engine.risk.model import RiskVerdict
 from engine.signals.rules import load_rule_set
@@ -211,6 +212,7 @@ class ScoringConsumer:
             except EventFormatError as exc:
                 # A poison message is counted and acked: retrying cannot make it valid.
                 self.counters.bad_messages += 1
+                M.SCORER_BAD_MESSAGES.inc()
                 log.warning("bad event %s on partition %d: %s", m.id, m.partition, exc)
         fired: list[Signal] = []
         risk_mints: dict[tuple[str, str], int] = {}
@@ -249,6 +251,11 @@ class ScoringConsumer:
         self.counters.batches += 1
         self.counters.events += len(events)
         self.counters.signals += len(fired)
+        M.SCORER_EVENTS.inc(len(events))
+        M.SCORER_SIGNALS.inc(len(fired))
+        stored_at = deps.clock.now_ms()
+        for sig in fired:
+            M.SIGNAL_LATENCY_MS.observe(max(0, stored_at - sig.ts))
         self.signals = (self.signals + fired)[-200:]
         return fired
 

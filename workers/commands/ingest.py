@@ -15,6 +15,7 @@ from engine.clock import SystemClock
 from engine.settings import get_settings
 from workers.ingest import IngestSupervisor
 from workers.jobs.registry import default_registry
+from workers.observability import serve_metrics
 from workers.runtime import open_deps
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,16 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--stats-every", type=float, default=10.0, help="seconds between stat lines")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the supervisor until interrupted (or for ``--duration``)."""
+    if args.metrics_port:
+        serve_metrics(args.metrics_port)
     return asyncio.run(_run(args.stats_every, args.duration))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.settings import get_settings
 from workers.jobs.registry import default_registry
+from workers.observability import serve_metrics
 from workers.runtime import open_deps
 from workers.scoring import ScoringConsumer
 
@@ -28,6 +29,9 @@ def register(sub: Any) -> None:
         help="partitions this consumer owns, e.g. 0-3 or 0,2,4 (default: all)",
     )
     p.add_argument("--name", default=None, help="consumer name (default: host-pid)")
+    p.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+    )
     p.set_defaults(func=run)
 
 
@@ -50,6 +54,8 @@ def parse_partitions(spec: str | None, total: int) -> list[int] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one scoring consumer until interrupted."""
+    if args.metrics_port:
+        serve_metrics(args.metrics_port)
     settings = get_settings()
     partitions = parse_partitions(args.partitions, settings.bus_partitions)
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"

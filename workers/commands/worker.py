@@ -10,6 +10,7 @@ from typing import Any
 from engine.settings import ConfigError, get_settings
 from workers.jobs.arq import DEFAULT_QUEUE, build_worker
 from workers.jobs.registry import default_registry
+from workers.observability import serve_metrics
 from workers.runtime import connect_redis, open_deps
 
 
@@ -20,11 +21,16 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--max-jobs", type=int, default=50, help="jobs run concurrently")
+    p.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker until stopped (or, with --burst, until the queue is empty)."""
+    if args.metrics_port:
+        serve_metrics(args.metrics_port)
     settings = get_settings()
     if not settings.redis_url:
         raise ConfigError(

@@ -13,6 +13,7 @@ from arq.jobs import Job, JobStatus
 from arq.typing import StartupShutdown
 
 from engine.jobs.base import JSON, JobContext, JobRegistry, JobResult, JobSpec, Transient
+from engine.observability import metrics as M
 
 DEFAULT_QUEUE = "solai:jobs"
 
@@ -45,11 +46,18 @@ def arq_function(spec: JobSpec) -> Any:
     async def run(ctx: dict[str, Any], **kwargs: Any) -> JSON:
         job_ctx = JobContext(deps=ctx.get("deps"), job_id=ctx["job_id"], job_try=ctx["job_try"])
         try:
-            return await spec.func(job_ctx, **kwargs)
+            result = await spec.func(job_ctx, **kwargs)
         except Transient as exc:
             if ctx["job_try"] >= spec.max_tries:
+                M.JOB_OUTCOMES.labels(spec.name, "failed").inc()
                 raise JobTriesExhausted(f"max {spec.max_tries} tries exceeded: {exc}") from exc
+            M.JOB_OUTCOMES.labels(spec.name, "retried").inc()
             raise Retry(defer=exc.defer_s) from exc
+        except BaseException:
+            M.JOB_OUTCOMES.labels(spec.name, "failed").inc()
+            raise
+        M.JOB_OUTCOMES.labels(spec.name, "complete").inc()
+        return result
 
     return func(run, name=spec.name, timeout=spec.timeout_s, max_tries=spec.max_tries + 1)
 

@@ -11,6 +11,7 @@ import orjson
 
 from engine.jobs.base import JSON, JobContext, JobRegistry, JobResult, Transient
 from engine.jobs.base import JobCounters as JobCounters
+from engine.observability import metrics as M
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class InProcessJobs:
             self.counters.complete += 1
         else:
             self.counters.failed += 1
+        M.JOB_OUTCOMES.labels(item.name, "complete" if success else "failed").inc()
         self._active.discard(item.job_id)
         self._results[item.job_id] = JobResult(
             item.job_id, item.name, success, value, error, item.job_try
