@@ -26,3 +26,5 @@ class Deps:
     rpc: Any = None
     """The chain's HTTP JSON-RPC client (``engine.chain.rpc.RpcClient``) of the first provider."""
     redis: Any = None
+    agent: Any = None
+    """The agent (``agent.interface.Agent``), built at the edge: engine cannot import it."""

@@ -94,15 +94,32 @@ class Settings(BaseSettings):
 
     jupiter_url: str = "http://127.0.0.1:8898/swap/v1"
     jupiter_api_key: SecretStr | None = None
+    jupiter_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    trade_slippage_bps: int = Field(default=100, ge=0, le=10_000)
+    trade_max_slippage_bps: int = Field(default=1_500, ge=0, le=10_000)
+    trade_max_price_impact_pct: float = Field(default=15.0, gt=0, le=100)
+    trade_max_lamports: int = Field(default=10_000_000_000, ge=1)
+    trade_daily_max_lamports: int = Field(default=50_000_000_000, ge=1)
+    trade_confirm_above_lamports: int = Field(default=2_000_000_000, ge=0)
+    trade_prepare_ttl_s: int = Field(default=90, ge=5, le=3600)
+    trade_confirm_poll_s: float = Field(default=2.0, gt=0, le=60)
+
+    api_rate_per_ip_per_s: float = Field(default=20.0, gt=0)
+    api_burst_per_ip: int = Field(default=60, ge=1)
+    api_rate_per_key_per_s: float = Field(default=10.0, gt=0)
+    api_burst_per_key: int = Field(default=30, ge=1)
+    admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     telegram_token: SecretStr | None = None
     telegram_bot_api_url: str = "https://api.telegram.org/bot"
     telegram_webapp_name: str = "app"
+    telegram_init_data_max_age_s: int = Field(default=3600, ge=1)
     discord_token: SecretStr | None = None
 
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
     anthropic_timeout_s: float = Field(default=30.0, gt=0)
     agent_daily_token_budget: int = Field(default=200_000, ge=0)
 
@@ -141,6 +158,16 @@ class Settings(BaseSettings):
             _ = parts.port
         except ValueError as exc:
             raise ValueError(f"has a bad port ({exc})") from exc
+        return v
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            parts = [p.strip() for p in v.replace(";", ",").split(",") if p.strip()]
+            if not all(p.lstrip("-").isdigit() for p in parts):
+                raise ValueError(f"must be comma-separated Telegram user ids, got {v[:60]!r}")
+            return [int(p) for p in parts]
         return v
 
     @field_validator("rpc_providers", mode="before")

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agent.service import AgentService
 from engine.bus.base import Bus
 from engine.bus.memory import MemoryBus
 from engine.bus.redis import RedisBus
@@ -105,6 +106,7 @@ async def open_deps(
             rpc=rpc,
             redis=redis,
         )
+        deps.agent = AgentService.from_deps(deps)
         if inprocess is not None:
             inprocess.deps = deps
             if start_jobs:
@@ -115,7 +117,10 @@ async def open_deps(
             "redis" if redis else "in-process",
             "arq" if redis else "in-process",
         )
-        yield deps
+        try:
+            yield deps
+        finally:
+            await deps.agent.aclose()
         await bus.close()
     finally:
         if inprocess is not None:

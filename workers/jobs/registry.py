@@ -58,9 +58,17 @@ async def risk_check(ctx: JobContext, *, mint: str) -> dict[str, Any]:
     return {"mint": mint, "level": verdict.level, "badges": list(verdict.badges)}
 
 
+async def narrate_signal(ctx: JobContext, *, signal_id: int, ts: int) -> int:
+    """Write (and store) the guarded narrative of a fired signal; returns its length."""
+    deps: Deps = ctx.deps
+    text: str = await deps.agent.narrate(signal_id=signal_id, ts=ts)
+    return len(text)
+
+
 def default_registry() -> JobRegistry:
     """Every job of the product, with its timeout and try budget."""
     registry = JobRegistry()
     registry.job("audit_append", timeout_s=10, max_tries=3)(audit_append)
     registry.job("risk_check", timeout_s=30, max_tries=RISK_MAX_TRIES)(risk_check)
+    registry.job("narrate_signal", timeout_s=60, max_tries=2)(narrate_signal)
     return registry

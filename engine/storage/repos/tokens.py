@@ -139,4 +139,5 @@ def _clip(value: str | None, field: str) -> str | None:
     # Names are attacker-controlled and unbounded on chain; the column is not.
     if value is None:
         return None
-    return value[: _TEXT_LIMITS[field]]
+    # PostgreSQL text cannot hold NUL; a hostile name must not be able to fail the batch.
+    return value.replace("\x00", "")[: _TEXT_LIMITS[field]]

@@ -55,8 +55,8 @@ async def test_first_create_wins_and_hostile_names_are_clipped(db: Db, clock) ->
         slot=1,
         ts=1,
         mint=MINT,
-        name="A" * 5000,
-        symbol="<b>PWN</b>",
+        name="A" * 5000 + "\x00",
+        symbol="<b>P\x00WN</b>",
         creator=WALLET_A,
     )
     async with db.sessions.begin() as s:
