@@ -1,0 +1,215 @@
+"""Send-rate limits of the chat platforms, and the limiters that keep us under them.
+
+Published limits (Telegram Bot FAQ; Discord rate-limit docs):
+
+- Telegram: about 30 messages per second overall, 1 per second in one chat, 20 per minute in
+  one group (or channel).
+- Discord: 50 requests per second per bot overall, and the ``POST /channels/{id}/messages``
+  bucket of 5 per 5 seconds per channel.
+
+A :class:`ChatLimiter` enforces a per-chat sliding window, an optional per-group sliding window
+and an overall pace (evenly spaced sends, so a burst never reaches the server as a spike).
+Windows are lengthened and the pace slowed by a small headroom: the server counts arrival times,
+which jitter. Time and sleep are injectable, and :meth:`Rate.scaled` compresses time for tests
+while keeping the published counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+Now = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+HEADROOM: Final = 0.9
+"""Share of a published rate we aim for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``count`` events per ``per_s`` seconds."""
+
+    count: int
+    per_s: float
+
+    def scaled(self, factor: float) -> Rate:
+        """The same count in ``1/factor`` of the time (tests run the published limits faster)."""
+        return Rate(self.count, self.per_s / factor)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between evenly paced events."""
+        return self.per_s / self.count
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLimits:
+    """The limits one platform publishes for sending messages."""
+
+    overall: Rate
+    per_chat: Rate
+    per_group: Rate | None
+
+    def scaled(self, factor: float) -> PlatformLimits:
+        """Every window compressed by ``factor``."""
+        return replace(
+            self,
+            overall=self.overall.scaled(factor),
+            per_chat=self.per_chat.scaled(factor),
+            per_group=self.per_group.scaled(factor) if self.per_group else None,
+        )
+
+
+TELEGRAM_LIMITS: Final = PlatformLimits(
+    overall=Rate(30, 1.0), per_chat=Rate(1, 1.0), per_group=Rate(20, 60.0)
+)
+DISCORD_LIMITS: Final = PlatformLimits(overall=Rate(50, 1.0), per_chat=Rate(5, 5.0), per_group=None)
+
+
+class SlidingWindow:
+    """At most ``rate.count`` events in any window of ``rate.per_s`` (lengthened by a margin)."""
+
+    def __init__(self, rate: Rate, margin: float) -> None:
+        self.count = rate.count
+        self.span = rate.per_s * (1.0 + margin)
+        self.log: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more event is allowed."""
+        while self.log and self.log[0] <= now - self.span:
+            self.log.popleft()
+        if len(self.log) < self.count:
+            return 0.0
+        return self.log[0] + self.span - now
+
+    def record(self, now: float) -> None:
+        """Count an event at ``now``."""
+        self.log.append(now)
+
+
+class Pacer:
+    """Evenly spaced turns, first come first served."""
+
+    def __init__(self, interval: float, now: Now, sleep: Sleep) -> None:
+        self.interval = interval
+        self._now = now
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def turn(self) -> None:
+        """Wait for this caller's slot."""
+        async with self._lock:
+            now = self._now()
+            at = max(now, self._next)
+            self._next = at + self.interval
+            if at > now:
+                await self._sleep(at - now)
+
+
+@dataclass(slots=True)
+class _ChatState:
+    window: SlidingWindow
+    group: SlidingWindow | None
+    blocked_until: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class ChatLimiter:
+    """Per chat, per group and overall limits for one bot account."""
+
+    def __init__(
+        self,
+        limits: PlatformLimits,
+        *,
+        headroom: float = HEADROOM,
+        now: Now = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.limits = limits
+        self._margin = 1.0 / headroom - 1.0
+        self._now = now
+        self._sleep = sleep
+        self._pacer = Pacer(limits.overall.interval / headroom, now, sleep)
+        self._chats: dict[str, _ChatState] = {}
+        self.waited_s = 0.0
+        """Total time callers spent waiting for a slot (for metrics and tests)."""
+
+    def _state(self, key: str, group: bool) -> _ChatState:
+        st = self._chats.get(key)
+        if st is None:
+            per_group = self.limits.per_group
+            st = _ChatState(
+                SlidingWindow(self.limits.per_chat, self._margin),
+                SlidingWindow(per_group, self._margin) if group and per_group else None,
+            )
+            self._chats[key] = st
+        return st
+
+    def group_wait(self, key: str) -> float:
+        """Seconds until a group's per-group budget allows one more message (0 when it does)."""
+        st = self._chats.get(key)
+        if st is None or st.group is None:
+            return 0.0
+        return max(0.0, st.group.wait(self._now()))
+
+    def penalize(self, key: str, seconds: float) -> None:
+        """The server said 429: send nothing more to this chat for ``seconds``."""
+        st = self._chats.get(key)
+        if st is not None:
+            st.blocked_until = max(st.blocked_until, self._now() + seconds)
+
+    async def acquire(self, key: str, *, group: bool, fold: bool = False) -> bool:
+        """Wait until a message may be sent to ``key`` and count it as sent now.
+
+        With ``fold``, return False at once (counting nothing) when the group's per-group
+        budget is used up: the caller folds the message into a digest instead of waiting.
+        """
+        st = self._state(key, group)
+        start = self._now()
+        async with st.lock:
+            while True:
+                now = self._now()
+                group_wait = st.group.wait(now) if st.group is not None else 0.0
+                if fold and group_wait > 0:
+                    return False
+                wait = max(st.window.wait(now), group_wait, st.blocked_until - now)
+                if wait <= 0:
+                    break
+                await self._sleep(wait)
+            await self._pacer.turn()
+            now = self._now()
+            st.window.record(now)
+            if st.group is not None:
+                st.group.record(now)
+        self.waited_s += self._now() - start
+        return True
+
+
+class UserRateLimit:
+    """Per-user command budget: ``burst`` at once, then one every ``every_ms`` (engine clock)."""
+
+    def __init__(self, *, burst: int = 8, every_ms: int = 2_000) -> None:
+        self.burst = burst
+        self.every_ms = every_ms
+        self._tat: dict[str, int] = {}
+        self._warned: set[str] = set()
+
+    def check(self, key: str, now_ms: int) -> tuple[bool, bool]:
+        """(allowed, warn): ``warn`` is True once per throttled stretch, for a polite reply."""
+        tat = max(self._tat.get(key, now_ms), now_ms)
+        if tat - now_ms > (self.burst - 1) * self.every_ms:
+            first = key not in self._warned
+            self._warned.add(key)
+            return False, first
+        self._tat[key] = tat + self.every_ms
+        self._warned.discard(key)
+        if len(self._tat) > 10_000:
+            # Forget idle users so the table does not grow for ever.
+            self._tat = {k: v for k, v in self._tat.items() if v > now_ms}
+        return True, False
