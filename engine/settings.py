@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_bot_api_url: str = "https://api.telegram.org/bot"
     telegram_webapp_name: str = "app"
+    telegram_bot_username: str | None = None
+    telegram_webapp_js_url: str = "https://telegram.org/js/telegram-web-app.js"
     telegram_init_data_max_age_s: int = Field(default=3600, ge=1)
     discord_token: SecretStr | None = None
 

@@ -1,11 +1,20 @@
-"""The FastAPI application: built by ``create_app`` around an already-open ``Deps``."""
+"""The FastAPI application: built by ``create_app`` around an already-open ``Deps``.
+
+REST routers live in ``webapp.api`` (thin: parse, call ``engine.services`` / ``engine.trade``,
+answer a schema of ``webapp.schemas``), the WebSocket stream in ``webapp.stream``, auth and rate
+limits in ``webapp.auth``. The Mini App's pages are included when ``webapp.miniapp`` is present.
+Every error, whatever raised it, leaves in one shape: ``{"error": {"code", "message"},
+"request_id"}``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,8 +24,30 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from engine.deps import Deps
+from engine.services.errors import ServiceError
+from engine.trade.jupiter import JupiterClient, JupiterError
+from webapp.api import admin, market, me, rules, trade, wallets
+from webapp.api.deps import too_many
+from webapp.auth import AuthError, RateLimiter
+from webapp.errors import errors
+from webapp.schemas import ReadinessPublic
+from webapp.stream import StreamHub
+from webapp.stream import router as stream_router
 
 log = logging.getLogger(__name__)
+
+UNLIMITED_PREFIXES: Final = ("/ops/liveness", "/app/static/")
+_STATUS_CODES: Final = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 
 def error_body(request: Request, code: str, message: str) -> dict[str, Any]:
@@ -36,14 +67,67 @@ def get_deps(request: Request) -> Deps:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
-def create_app(deps: Deps) -> FastAPI:
-    """Build the API over open resources (the caller opens and closes them)."""
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def create_app(deps: Deps, *, jupiter: JupiterClient | None = None) -> FastAPI:
+    """Build the API over open resources (the caller opens and closes them).
+
+    ``jupiter`` defaults to a client for ``SOLAI_JUPITER_URL``, closed with the app.
+    """
+    settings = deps.settings
+    owns_jupiter = jupiter is None
+    if jupiter is None:
+        key = settings.jupiter_api_key.get_secret_value() if settings.jupiter_api_key else None
+        jupiter = JupiterClient(
+            settings.jupiter_url, api_key=key, timeout_s=settings.jupiter_timeout_s
+        )
+    hub = StreamHub(deps)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await hub.stop()
+            if owns_jupiter:
+                await app.state.jupiter.aclose()
+
     app = FastAPI(
         title="SolAI Signals API",
         version="0.1.0",
-        description="Signals, tokens, smart money and non-custodial trading for Solana memecoins.",
+        description=(
+            "Signals, tokens, smart money and non-custodial trading for Solana memecoins. "
+            "Authenticate with `Authorization: tma <initData>` (Telegram Mini App), "
+            "`Authorization: Bearer <api key>` or `X-API-Key`. Timestamps are ms UTC; money is "
+            "integer lamports / raw token units. Errors: "
+            '`{"error": {"code", "message"}, "request_id"}`.'
+        ),
+        lifespan=lifespan,
+        responses=errors(429),
     )
     app.state.deps = deps
+    app.state.jupiter = jupiter
+    app.state.hub = hub
+    app.state.ip_limiter = RateLimiter(settings.api_rate_per_ip_per_s, settings.api_burst_per_ip)
+    app.state.key_limiter = RateLimiter(settings.api_rate_per_key_per_s, settings.api_burst_per_key)
+
+    @app.middleware("http")
+    async def ip_rate_limit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        path = request.url.path
+        if not path.startswith(UNLIMITED_PREFIXES):
+            wait = app.state.ip_limiter.take(f"ip:{_client_ip(request)}")
+            if wait is not None:
+                exc = too_many(wait)
+                return JSONResponse(
+                    error_body(request, exc.code, str(exc.detail)),
+                    status_code=429,
+                    headers=exc.headers,
+                )
+        return await call_next(request)
 
     @app.middleware("http")
     async def request_id(
@@ -57,10 +141,29 @@ def create_app(deps: Deps) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http_error"
+        code = getattr(exc, "code", None) or _STATUS_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(request, code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
-        return JSONResponse(error_body(request, code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(error_body(request, exc.code, str(exc)), status_code=exc.status)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(request: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse(
+            error_body(request, exc.code, exc.message),
+            status_code=401,
+            headers={"WWW-Authenticate": "tma, Bearer"},
+        )
+
+    @app.exception_handler(JupiterError)
+    async def jupiter_error(request: Request, exc: JupiterError) -> JSONResponse:
+        # Nothing was recorded for the trade: the user can simply try again.
+        return JSONResponse(error_body(request, exc.code, str(exc)), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -84,7 +187,12 @@ def create_app(deps: Deps) -> FastAPI:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/ops/readiness", tags=["ops"])
+    @app.get(
+        "/ops/readiness",
+        tags=["ops"],
+        response_model=ReadinessPublic,
+        responses={503: {"model": ReadinessPublic, "description": "A dependency is down"}},
+    )
     async def readiness(deps: DepsDep) -> JSONResponse:
         """Storage and (in production) Redis answer; 503 with the failing part otherwise."""
         checks: dict[str, str] = {}
@@ -107,4 +215,21 @@ def create_app(deps: Deps) -> FastAPI:
             status_code=200 if ok else 503,
         )
 
+    for module in (market, wallets, rules, trade, me, admin):
+        app.include_router(module.router)
+    app.include_router(stream_router)
+    _include_miniapp(app)
     return app
+
+
+def _include_miniapp(app: FastAPI) -> None:
+    """The Mini App's pages and static files, when that package is present."""
+    try:
+        routes = importlib.import_module("webapp.miniapp.routes")
+    except ImportError as exc:
+        if exc.name not in ("webapp.miniapp", "webapp.miniapp.routes"):
+            raise
+        log.debug("no Mini App package: serving the API only")
+        return
+    # The router serves its own static files (with caching headers): no mount needed.
+    app.include_router(routes.router)

@@ -33,7 +33,8 @@ def test_sim_is_registered() -> None:
 async def test_sim_process_serves_and_stops_on_sigint() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "workers.cli", "--log-level", "WARNING", "sim",
-        "--http-port", "0", "--ws-port", "0", "--rate", "200", "--start-on-subscribe",
+        "--http-port", "0", "--ws-port", "0", "--jupiter-port", "0", "--rate", "200",
+        "--start-on-subscribe",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

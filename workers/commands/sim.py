@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import Any
 
+from engine.sim.jupiter import LocalJupiter
 from engine.sim.scenario import ScenarioError, load_scenario
 from engine.sim.server import SimServer
 
@@ -35,6 +36,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--http-port", type=int, default=8899, help="JSON-RPC port (0 = any free)")
     p.add_argument("--ws-port", type=int, default=8900, help="PubSub port (0 = any free)")
+    p.add_argument(
+        "--jupiter-port",
+        type=int,
+        default=8898,
+        help=(
+            "port of the local Jupiter-compatible swap API (/swap/v1/quote, /swap/v1/swap); "
+            "0 = any free, -1 = do not serve it; default 8898"
+        ),
+    )
     p.add_argument(
         "--rate",
         type=float,
@@ -83,16 +93,27 @@ async def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    jupiter = (
+        LocalJupiter(sim, host=args.host, port=args.jupiter_port)
+        if args.jupiter_port >= 0
+        else None
+    )
     try:
         await sim.start()
+        if jupiter is not None:
+            await jupiter.start()
     except OSError as exc:
+        await sim.stop()
         print(f"solai sim: cannot bind: {exc}", file=sys.stderr)
         return 1
     # The ports on stdout, one line, so scripts and tests can start us with port 0.
-    print(f"solai sim: http={sim.http_url} ws={sim.ws_url}", flush=True)
+    extra = f" jupiter={jupiter.url}" if jupiter is not None else ""
+    print(f"solai sim: http={sim.http_url} ws={sim.ws_url}{extra}", flush=True)
     try:
         await stop.wait()
     finally:
+        if jupiter is not None:
+            await jupiter.stop()
         await sim.stop()
         logger.info("simulator stopped after %d transactions", sim.stats["emitted"])
     return 0
