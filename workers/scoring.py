@@ -27,6 +27,7 @@ import orjson
 from sqlalchemy import select
 
 from engine.bus.base import Message, partition_for
+from engine.chain.programs import PUMP_TOKEN_TOTAL_SUPPLY
 from engine.deps import Deps
 from engine.events import ChainEvent, EventFormatError
 from engine.ids import IdMaker
@@ -39,12 +40,17 @@ from engine.signals.store import save_signal
 from engine.storage.models import RiskReport, Tick, Token, Wallet, WatchlistEntry
 from engine.storage.repos import tokens as token_repo
 from engine.storage.repos import wallets as wallet_repo
+from engine.trading.jobs import CHECK_ORDERS, DefaultRuntime, enqueue_exit
+from engine.trading.monitor import PriceMonitor
 
 log = logging.getLogger(__name__)
 
 EVENTS_STREAM = "events"
 SIGNALS_STREAM = "signals"
+SMART_STREAM = "smart_activity"
 GROUP = "scorer"
+ORDERS_RELOAD_S = 5.0
+CHECK_ORDERS_EVERY_MS = 60_000
 RISK_BUCKET_MS = 10_000
 """Re-checks for the same mint and reason within this much event time share one job."""
 
@@ -98,6 +104,11 @@ class ScoringConsumer:
         self.counters = ScoringCounters()
         self._stop = asyncio.Event()
         self._outbox: list[tuple[int, Signal]] = []
+        self._fills: list[ChainEvent] = []
+        self._trading = DefaultRuntime()
+        self.monitor: PriceMonitor | None = None
+        self._next_orders_reload = 0.0
+        self._last_check_bucket = -1
         self.signals: list[Signal] = []
         """The most recent fired signals (bounded; for tests and the console)."""
 
@@ -126,6 +137,11 @@ class ScoringConsumer:
                     self._creators[mint] = creator
                 self._known.add(mint)
             await self._warm_start(session)
+        # Open TP/SL/trailing/DCA orders are checked on every tick of their mint, here.
+        self.monitor = self._trading(self._deps).monitor(
+            after_trigger=enqueue_exit(self._deps.jobs)
+        )
+        await self.monitor.load()
 
     async def _load_smart(self, session: Any) -> None:
         aliases: dict[str, str] = {}
@@ -202,6 +218,8 @@ class ScoringConsumer:
             if messages:
                 await self.process(messages)
             await self._refresh_risk()
+            await self._orders_housekeeping()
+        await self._trading.aclose()
 
     async def process(self, messages: Sequence[Message]) -> list[Signal]:
         """Score and store one batch, then ack it and announce its signals."""
@@ -238,6 +256,7 @@ class ScoringConsumer:
             smart = [e for e in events if e.trader is not None and e.trader in self.scorer.aliases]
             if smart:
                 await wallet_repo.record_smart_trades(session, events=smart)
+                self._fills.extend(smart)
             for e in events:
                 signal = self.scorer.on_event(e)
                 if signal is not None:
@@ -246,6 +265,9 @@ class ScoringConsumer:
                     self._outbox.append((row.id, signal))
         await deps.bus.ack(GROUP, messages)
         await self._announce()
+        if self.monitor is not None:
+            for e in events:
+                await self.monitor.on_event(e)
         for (mint, reason), ts in risk_mints.items():
             await self._enqueue_risk(mint, reason, ts)
         self.counters.batches += 1
@@ -260,7 +282,20 @@ class ScoringConsumer:
         return fired
 
     async def _announce(self) -> None:
-        """After the commit: publish the batch's signals and enqueue their jobs."""
+        """After the commit: publish the batch's fills and signals, and enqueue their jobs."""
+        fills, self._fills = self._fills, []
+        if fills:
+            await self._deps.bus.publish_many(
+                SMART_STREAM, [(e.mint, orjson.dumps(self._fill_body(e))) for e in fills]
+            )
+            if _registered(self._deps, "fanout_fill"):
+                for e in fills:
+                    await self._deps.jobs.enqueue(
+                        "fanout_fill",
+                        job_id=f"fanout_fill:{e.signature}:{e.index}",
+                        signature=e.signature,
+                        idx=e.index,
+                    )
         outbox, self._outbox = self._outbox, []
         if not outbox:
             return
@@ -269,12 +304,29 @@ class ScoringConsumer:
         for signal_id, s in outbox:
             body = {"id": signal_id, **s.to_dict()}
             items.append((s.mint, orjson.dumps(body)))
-            for name in ("narrate_signal", "fanout_signal"):
+            for name in ("narrate_signal", "fanout_signal", "auto_trade"):
                 if _registered(deps, name):
                     await deps.jobs.enqueue(
                         name, job_id=f"{name}:{signal_id}", signal_id=signal_id, ts=s.ts
                     )
         await deps.bus.publish_many(SIGNALS_STREAM, items)
+
+    def _fill_body(self, e: ChainEvent) -> dict[str, Any]:
+        """A tracked wallet's fill, shaped like the API's SmartActivityPublic."""
+        sol, tokens = e.sol_lamports or 0, e.token_amount or 0
+        return {
+            "ts": e.ts,
+            "wallet": e.trader,
+            "alias": self.scorer.aliases.get(e.trader or "") or None,
+            "mint": e.mint,
+            "symbol": None,
+            "side": e.side,
+            "sol_lamports": sol,
+            "token_amount": tokens,
+            "price_lamports_per_token": sol / tokens if tokens else 0.0,
+            "market_cap_lamports": sol * PUMP_TOKEN_TOTAL_SUPPLY // tokens if tokens else 0,
+            "signature": e.signature,
+        }
 
     async def _enqueue_risk(self, mint: str, reason: str, event_ts: int) -> None:
         # Keyed by the event's own time: a replayed batch maps to the same job, not a new one.
@@ -301,6 +353,22 @@ class ScoringConsumer:
             for r in rows:
                 self._risk[r.mint] = verdict_from_report(r.data)
                 self._pending_risk.discard(r.mint)
+
+    async def _orders_housekeeping(self) -> None:
+        """Pick up orders attached elsewhere; run time-driven legs; schedule the safety net."""
+        if self.monitor is None:
+            return
+        now = time.monotonic()
+        if now >= self._next_orders_reload:
+            self._next_orders_reload = now + ORDERS_RELOAD_S
+            await self.monitor.load()
+            await self.monitor.tick()
+        bucket = self._deps.clock.now_ms() // CHECK_ORDERS_EVERY_MS
+        if bucket != self._last_check_bucket:
+            # One job id per minute: every consumer may ask, the queue runs it once (a cron).
+            self._last_check_bucket = bucket
+            if _registered(self._deps, CHECK_ORDERS):
+                await self._deps.jobs.enqueue(CHECK_ORDERS, job_id=f"{CHECK_ORDERS}:{bucket}")
 
     async def refresh_risk_now(self) -> None:
         """Read back every finished verdict now (tests and the demo's console)."""

@@ -256,6 +256,23 @@ class Trade(Base):
     __table_args__ = (Index("ix_trades_user_created", "user_id", "created_ts"),)
 
 
+class AutoTradeRule(Base):
+    """A user's auto-trade rule as data (``engine.trading.autotrade``); off until enabled."""
+
+    __tablename__ = "auto_trade_rules"
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column()
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_ts: Mapped[int] = mapped_column(BigInteger)
+    updated_ts: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", name="uq_auto_trade_rules_user_name"),
+        Index("ix_auto_trade_rules_enabled", "enabled"),
+    )
+
+
 class Chat(Base):
     """A Telegram or Discord conversation: private chat, group or KOL channel."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
 import pytest
 
 from engine.clock import SystemClock
@@ -81,6 +82,10 @@ async def test_demo_story_signals_and_flags(isolated_env: Path, tmp_sqlite: str)
                 await asyncio.gather(*tasks)
                 await ingest.aclose()
 
+            # The whales' fills went out on the smart_activity stream (the API's WS topic).
+            await deps.bus.ensure_group("smart_activity", "check")
+            fills = await deps.bus.consume("smart_activity", "check", "t", block_ms=0, count=1000)
+            fill_wallets = {orjson.loads(m.payload)["wallet"] for m in fills}
             moon, rug, trap, calm = (gen.tokens[t].mint for t in ("MOON", "RUG", "TRAP", "CALM"))
             async with deps.sessions() as s:
                 moon_signals = await signal_repo.list_signals(s, mint=moon, limit=100)
@@ -99,6 +104,8 @@ async def test_demo_story_signals_and_flags(isolated_env: Path, tmp_sqlite: str)
     assert all(w["alias"].startswith("whale") for w in named)
     assert all(w["lamports"] > 0 and isinstance(w["lamports"], int) for w in named)
     assert first.inputs["smart_burst"]["smart_buy_lamports"] == sum(w["lamports"] for w in named)
+
+    assert len(fill_wallets) >= 3 and fill_wallets <= set(whales)
 
     # The honeypot: critical (freeze authority, frozen buyers), never a buyable signal.
     assert trap_report is not None and trap_report.level == "critical"
