@@ -12,23 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import io
 import logging
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import uvicorn
 from sqlalchemy import func, select
 
+from bot.console import ConsoleChat, render_plain
+from bot.core import CommandCore
+from bot.fanout import Fanout, Sender, Target, attached, fanout_senders_from_settings
+from bot.limits import ChatLimiter, PlatformLimits, Rate
+from bot.reply import Reply
 from engine.clock import SystemClock
 from engine.deps import Deps
 from engine.settings import RpcProvider, Settings, load_settings
 from engine.sim.scenario import load_scenario
 from engine.sim.server import SimServer
-from engine.storage.models import RiskReport, Signal, Trade
+from engine.storage.models import AlertDelivery, RiskReport, Signal, Trade
 from engine.storage.repos import wallets as wallet_repo
 from webapp.app import create_app
 from workers.ingest import IngestSupervisor
@@ -71,6 +79,31 @@ class DemoConfig:
     api_port: int = 8000
     db_path: Path = DEMO_DB
     fresh: bool = True
+    console: bool = False
+    """Run the interactive console chat on stdin/stdout (alerts print there)."""
+
+
+class ConsoleSender:
+    """Alerts for the demo's console chat: printed above the prompt (or only counted)."""
+
+    platform = "console"
+
+    def __init__(self, public_url: str, *, out: TextIO | None) -> None:
+        # A terminal has no published limits; keep the limiter's shape with generous rates.
+        self.limiter = ChatLimiter(
+            PlatformLimits(overall=Rate(100, 1.0), per_chat=Rate(100, 1.0), per_group=None)
+        )
+        self._url = public_url
+        self._out = out
+        self.sent = 0
+
+    async def send(self, target: Target, reply: Reply) -> str:
+        """Print the alert (interactive) or just count it (headless)."""
+        self.sent += 1
+        if self._out is not None:
+            text, _ = render_plain(reply, self._url)
+            print(f"\n[alert] {text}\n", file=self._out, flush=True)
+        return str(self.sent)
 
 
 class _QuietServer(uvicorn.Server):
@@ -116,6 +149,8 @@ class Demo:
         """Scenario token id → mint (MOON, RUG, TRAP, CALM, FEE)."""
         self._stop = asyncio.Event()
         self._errors = 0
+        self.chat: ConsoleChat | None = None
+        self.console_sender: ConsoleSender | None = None
 
     def stop(self) -> None:
         """Ask the demo to wind down (Ctrl-C, end of --duration)."""
@@ -138,8 +173,13 @@ class Demo:
             await asyncio.to_thread(reset_db, db)
         url = f"sqlite+aiosqlite:///{db}"
         await upgrade_async(url)
+        # The story happens now: the chain's clock starts at the wall clock, so "2 min ago" and
+        # "24h volume" read as a person expects.
+        scenario = dataclasses.replace(
+            load_scenario("demo"), start_unix_ms=SystemClock().now_ms() // 1000 * 1000
+        )
         sim = SimServer(
-            load_scenario("demo"),
+            scenario,
             seed=cfg.seed,
             speed=cfg.speed,
             start_on_subscribe=True,
@@ -194,6 +234,19 @@ class Demo:
         )
         self.scorer = ScoringConsumer(deps, block_ms=100, refresh_s=0.5)
         port = free_port(cfg.api_port, cfg.api_host)
+        self.api_url = f"http://{cfg.api_host}:{port}"
+        # Links in chat replies and alerts open this process's Mini App.
+        deps.settings = deps.settings.model_copy(
+            update={"public_url": self.api_url, "telegram_webapp_js_url": ""}
+        )
+        self.console_sender = ConsoleSender(self.api_url, out=sys.stdout if cfg.console else None)
+        senders: dict[str, Sender] = {"console": self.console_sender}
+        stack = contextlib.AsyncExitStack()
+        senders.update(await stack.enter_async_context(fanout_senders_from_settings(deps)))
+        stack.enter_context(attached(deps, Fanout(deps, senders)))
+        self.chat = ConsoleChat(CommandCore(deps), out=sys.stdout if cfg.console else io.StringIO())
+        await self.chat.say("/start")
+        await self.chat.say("/alerts on")
         server = _QuietServer(
             uvicorn.Config(
                 create_app(deps),
@@ -203,12 +256,14 @@ class Demo:
                 lifespan="off",
             )
         )
-        self.api_url = f"http://{cfg.api_host}:{port}"
         tasks = {
             asyncio.create_task(self.ingest.run(), name="ingest"),
             asyncio.create_task(self.scorer.run(), name="scorer"),
             asyncio.create_task(server.serve(), name="api"),
         }
+        chat_task = (
+            asyncio.create_task(self._chat_until_eof(), name="chat") if cfg.console else None
+        )
         started = time.monotonic()
         try:
             if on_ready is not None:
@@ -232,12 +287,20 @@ class Demo:
             self.ingest.stop()
             self.scorer.stop()
             server.should_exit = True
+            if chat_task is not None:
+                chat_task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await stack.aclose()
             await self.ingest.aclose()
             with contextlib.suppress(Exception):
                 await deps.jobs.join(timeout_s=10)  # type: ignore[attr-defined]
             await self.scorer.refresh_risk_now()
             await self._refresh_summary(deps, final=True)
+
+    async def _chat_until_eof(self) -> None:
+        assert self.chat is not None
+        await self.chat.run()
+        self.stop()  # Ctrl-D leaves the chat and ends the demo
 
     async def _refresh_summary(self, deps: Deps, *, final: bool = False) -> None:
         sim, ingest, scorer = self.sim, self.ingest, self.scorer
@@ -257,6 +320,15 @@ class Demo:
             )
             s.trades = int(
                 (await session.execute(select(func.count()).select_from(Trade))).scalar_one()
+            )
+            s.alerts = int(
+                (
+                    await session.execute(
+                        select(func.count())
+                        .select_from(AlertDelivery)
+                        .where(AlertDelivery.status == "sent")
+                    )
+                ).scalar_one()
             )
             if final or s.signals:
                 s.story = await self._story(session)

@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 import signal
-import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         api_port=args.port,
         db_path=args.db,
+        console=not args.headless,
     )
     logging.getLogger().setLevel(logging.WARNING)
     demo = Demo(config)
@@ -60,15 +61,18 @@ async def _main(demo: Demo, *, headless: bool) -> dict[str, Any]:
         if not headless:
             print(banner(d), flush=True)
 
+    last = [0.0]
+
     def tick(d: Demo) -> None:
-        if not headless and sys.stdout.isatty():
-            print("\r" + progress_line(d), end="", flush=True)
-        elif not headless:
-            print(progress_line(d), flush=True)
+        # The console chat shares the terminal: a progress line every 15 s, not a live \r line.
+        now = time.monotonic()
+        if not headless and now - last[0] >= 15:
+            last[0] = now
+            print(f"-- {progress_line(d)}", flush=True)
 
     summary = await demo.run(on_ready=ready, on_tick=tick)
     if not headless:
-        print("\n" + progress_line(demo))
+        print("-- " + progress_line(demo))
         print("stopped cleanly; the SQLite file is at", demo.config.db_path)
     return summary.to_dict()
 
@@ -81,6 +85,8 @@ def banner(d: Demo) -> str:
             f"  API and Mini App   {d.api_url}/app   (API docs {d.api_url}/docs)",
             f"  simulated RPC      {d.sim.http_url if d.sim else '?'}",
             "  connect a real bot: set SOLAI_TELEGRAM_TOKEN or SOLAI_DISCORD_TOKEN (docs/bots.md)",
-            "  Ctrl-C stops everything.",
+            "Try in the chat below, as alerts arrive:",
+            "  /signal MCAT    /explain MCAT    /watch <wallet from an alert> whale    /list",
+            "  /buy MCAT 0.1   (opens the Mini App)    /help    Ctrl-D or Ctrl-C stops everything.",
         ]
     )
