@@ -169,24 +169,7 @@ class ScoringConsumer:
         for t in rows:
             if not self._mine(t.mint):
                 continue
-            self.scorer.windows.add(
-                ChainEvent(
-                    kind="trade" if t.venue == "pumpfun" else "swap",
-                    venue=t.venue,
-                    signature=t.signature,
-                    slot=t.slot,
-                    ts=t.ts,
-                    mint=t.mint,
-                    index=t.idx,
-                    trader=t.trader,
-                    side=t.side,
-                    sol_lamports=t.sol_lamports,
-                    token_amount=t.token_amount,
-                    virtual_sol_reserves=t.virtual_sol_reserves,
-                    virtual_token_reserves=t.virtual_token_reserves,
-                    pool=t.pool,
-                )
-            )
+            self.scorer.windows.add(token_repo.tick_event(t))
             n += 1
         if n:
             log.info("warm start: %d ticks since %d refilled the windows", n, since)

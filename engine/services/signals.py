@@ -13,13 +13,13 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine.events import ChainEvent
 from engine.risk.engine import verdict_from_report
 from engine.services.errors import InvalidInput, NotFound
 from engine.smartmoney.activity import smart_activity
 from engine.smartmoney.registry import valid_address
 from engine.storage.models import Signal, Tick, Token, Wallet, WatchlistEntry
 from engine.storage.repos import signals as signal_repo
+from engine.storage.repos import tokens as token_repo
 
 logger = logging.getLogger(__name__)
 
@@ -269,23 +269,7 @@ async def signal_card(
     )
 
 
-def _event(t: Tick) -> ChainEvent:
-    return ChainEvent(
-        kind="trade" if t.venue == "pumpfun" else "swap",
-        venue=t.venue,
-        signature=t.signature,
-        slot=t.slot,
-        ts=t.ts,
-        mint=t.mint,
-        index=t.idx,
-        trader=t.trader,
-        side=t.side,
-        sol_lamports=t.sol_lamports,
-        token_amount=t.token_amount,
-        virtual_sol_reserves=t.virtual_sol_reserves,
-        virtual_token_reserves=t.virtual_token_reserves,
-        pool=t.pool,
-    )
+_event = token_repo.tick_event
 
 
 async def why_no_signal(

@@ -135,6 +135,26 @@ async def ticks_for_mint(
     return list((await session.scalars(stmt)).all())
 
 
+def tick_event(t: Tick) -> ChainEvent:
+    """A stored tick as the normalized event it was stored from (to refill windows)."""
+    return ChainEvent(
+        kind="trade" if t.venue == "pumpfun" else "swap",
+        venue=t.venue,
+        signature=t.signature,
+        slot=t.slot,
+        ts=t.ts,
+        mint=t.mint,
+        index=t.idx,
+        trader=t.trader,
+        side=t.side,
+        sol_lamports=t.sol_lamports,
+        token_amount=t.token_amount,
+        virtual_sol_reserves=t.virtual_sol_reserves,
+        virtual_token_reserves=t.virtual_token_reserves,
+        pool=t.pool,
+    )
+
+
 def _clip(value: str | None, field: str) -> str | None:
     # Names are attacker-controlled and unbounded on chain; the column is not.
     if value is None:
