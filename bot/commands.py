@@ -97,6 +97,13 @@ COMMANDS: Final[tuple[Command, ...]] = (
         ),
     ),
     Command(
+        "positions",
+        N_("Your positions from Mini App trades, with PnL"),
+        trading.positions,
+        "trading",
+        quick=True,
+    ),
+    Command(
         "watch",
         N_("Track a wallet's trades"),
         wallets.watch,

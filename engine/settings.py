@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     agent_daily_token_budget: int = Field(default=200_000, ge=0)
 
     secret_key: SecretStr = SecretStr("dev-only-not-secret")
+    demo_wallet: bool = False
+    """The Mini App injects a browser-generated demo wallet (``solai demo`` only; never prod)."""
 
     @field_validator("database_url")
     @classmethod
@@ -196,6 +198,9 @@ class Settings(BaseSettings):
                 "dev-only-not-secret"
             }:
                 raise ValueError("SOLAI_SECRET_KEY must be set to a real secret in production")
+            if self.demo_wallet:
+                # A wallet whose key sits in localStorage is for a simulated chain, never money.
+                raise ValueError("SOLAI_DEMO_WALLET is for the local demo; refused in production")
         return self
 
     @property

@@ -13,20 +13,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import io
+import json
 import logging
+import os
+import re
+import secrets
 import socket
 import sys
 import time
+import webbrowser
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote, urlencode
 
 import uvicorn
+from fastapi import Request, Response
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bot.console import ConsoleChat, render_plain
+from bot.context import Caller, Place
 from bot.core import CommandCore
 from bot.fanout import Fanout, Sender, Target, attached, fanout_senders_from_settings
 from bot.limits import ChatLimiter, PlatformLimits, Rate
@@ -34,9 +45,10 @@ from bot.reply import Reply
 from engine.clock import SystemClock
 from engine.deps import Deps
 from engine.settings import RpcProvider, Settings, load_settings
+from engine.sim.jupiter import LocalJupiter
 from engine.sim.scenario import load_scenario
 from engine.sim.server import SimServer
-from engine.storage.models import AlertDelivery, RiskReport, Signal, Trade
+from engine.storage.models import AlertDelivery, RiskReport, Signal, Token, Trade, User
 from engine.storage.repos import wallets as wallet_repo
 from webapp.app import create_app
 from workers.ingest import IngestSupervisor
@@ -48,6 +60,31 @@ from workers.scoring import ScoringConsumer
 log = logging.getLogger(__name__)
 
 DEMO_DB = Path("var") / "demo.db"
+DEMO_TELEGRAM_ID = 777_000_001
+"""The Telegram user the console person plays: the Mini App signs in as them, so a buy there
+shows in the console chat's /positions."""
+DEMO_FUNDING_LAMPORTS = 5_000_000_000
+"""Simulated SOL given to a demo wallet when it is linked."""
+
+
+def mint_init_data(bot_token: str, user_id: int, *, username: str, now_s: int) -> str:
+    """Mini App initData signed as Telegram signs it (HMAC-SHA256 under HMAC("WebAppData",
+    bot token) of the sorted key=value lines): the demo plays Telegram for its own bot."""
+    user = {"id": user_id, "first_name": "Demo", "username": username, "language_code": "en"}
+    fields = {
+        "auth_date": str(now_s),
+        "query_id": "demo",
+        "user": json.dumps(user, separators=(",", ":")),
+    }
+    check = "\n".join(f"{k}={fields[k]}" for k in sorted(fields))
+    secret = hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
+    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    return urlencode(fields)
+
+
+def _random_bot_token() -> str:
+    # The shape of a BotFather token; it only signs this process's own initData.
+    return f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(26)}"
 
 
 @dataclass
@@ -88,13 +125,20 @@ class ConsoleSender:
 
     platform = "console"
 
-    def __init__(self, public_url: str, *, out: TextIO | None) -> None:
+    def __init__(
+        self,
+        public_url: str,
+        *,
+        out: TextIO | None,
+        sign_links: Callable[[str], str] = lambda text: text,
+    ) -> None:
         # A terminal has no published limits; keep the limiter's shape with generous rates.
         self.limiter = ChatLimiter(
             PlatformLimits(overall=Rate(100, 1.0), per_chat=Rate(100, 1.0), per_group=None)
         )
         self._url = public_url
         self._out = out
+        self._sign_links = sign_links
         self.sent = 0
 
     async def send(self, target: Target, reply: Reply) -> str:
@@ -102,8 +146,43 @@ class ConsoleSender:
         self.sent += 1
         if self._out is not None:
             text, _ = render_plain(reply, self._url)
-            print(f"\n[alert] {text}\n", file=self._out, flush=True)
+            print(f"\n[alert] {self._sign_links(text)}\n", file=self._out, flush=True)
         return str(self.sent)
+
+
+class DemoConsoleChat(ConsoleChat):
+    """The console chat with Mini App links that sign the reader in (``#tgWebAppData=``)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        sign_links: Callable[[str], str],
+        open_browser: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._sign_links = sign_links
+        self._open_browser = open_browser
+
+    def _print(self, text: str) -> str:
+        signed = self._sign_links(text)
+        if self._open_browser:
+            found = _TRADE_LINK.search(signed)
+            if found:
+                # /buy "opens the Mini App": on a desktop, really open it.
+                with contextlib.suppress(Exception):
+                    webbrowser.open(found.group(0))
+        return super()._print(signed)
+
+
+_TRADE_LINK = re.compile(r"https?://[^\s\]]+/app/trade\?[^\s\]]+")
+
+
+def has_display() -> bool:
+    """True where a browser window can open (macOS, Windows, or an X11/Wayland session)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class _QuietServer(uvicorn.Server):
@@ -151,6 +230,13 @@ class Demo:
         self._errors = 0
         self.chat: ConsoleChat | None = None
         self.console_sender: ConsoleSender | None = None
+        self.jupiter: LocalJupiter | None = None
+        self.funded: set[str] = set()
+        """Demo wallets given simulated SOL (each once, when linked)."""
+        self.fills_seen: set[int] = set()
+        self.fill_lines: list[str] = []
+        """Confirmed trades as printed in the console ("[fill] …"), for tests too."""
+        self._bot_token = ""
 
     def stop(self) -> None:
         """Ask the demo to wind down (Ctrl-C, end of --duration)."""
@@ -187,16 +273,25 @@ class Demo:
         await sim.start()
         self.sim = sim
         try:
-            self.settings = load_settings(
-                database_url=url,
-                rpc_providers=[
-                    RpcProvider(name="simulator", http_url=sim.http_url, ws_url=sim.ws_url)
-                ],
-            )
-            async with open_deps(self.settings, default_registry(), clock=SystemClock()) as deps:
-                self.deps = deps
-                await self._seed(deps, sim)
-                await self._run_parts(deps, on_ready, on_tick)
+            async with LocalJupiter(sim) as jupiter:
+                self.jupiter = jupiter
+                # demo_wallet goes through validation: SOLAI_ENV=production refuses it.
+                self.settings = load_settings(
+                    database_url=url,
+                    rpc_providers=[
+                        RpcProvider(name="simulator", http_url=sim.http_url, ws_url=sim.ws_url)
+                    ],
+                    jupiter_url=jupiter.url,
+                    jupiter_api_key=None,
+                    demo_wallet=True,
+                    trade_confirm_poll_s=0.5,
+                )
+                async with open_deps(
+                    self.settings, default_registry(), clock=SystemClock()
+                ) as deps:
+                    self.deps = deps
+                    await self._seed(deps, sim)
+                    await self._run_parts(deps, on_ready, on_tick)
         finally:
             await sim.stop()
         return self.summary
@@ -239,21 +334,45 @@ class Demo:
         deps.settings = deps.settings.model_copy(
             update={"public_url": self.api_url, "telegram_webapp_js_url": ""}
         )
-        self.console_sender = ConsoleSender(self.api_url, out=sys.stdout if cfg.console else None)
-        senders: dict[str, Sender] = {"console": self.console_sender}
         stack = contextlib.AsyncExitStack()
-        senders.update(await stack.enter_async_context(fanout_senders_from_settings(deps)))
+        # Real bots only for real tokens: the senders are built before the demo's own token.
+        real = await stack.enter_async_context(fanout_senders_from_settings(deps))
+        real_token = deps.settings.telegram_token
+        self._bot_token = (
+            real_token.get_secret_value() if real_token is not None else _random_bot_token()
+        )
+        deps.settings = deps.settings.model_copy(
+            update={"telegram_token": SecretStr(self._bot_token)}
+        )
+        out = sys.stdout if cfg.console else None
+        self.console_sender = ConsoleSender(self.api_url, out=out, sign_links=self.sign_links)
+        senders: dict[str, Sender] = {"console": self.console_sender}
+        senders.update(real)
+        if "telegram" not in senders:
+            # The console person is the demo's Telegram user (one account for chat and Mini
+            # App); with no real bot their "Telegram" chat is this terminal.
+            senders["telegram"] = self.console_sender
         stack.enter_context(attached(deps, Fanout(deps, senders)))
-        self.chat = ConsoleChat(CommandCore(deps), out=sys.stdout if cfg.console else io.StringIO())
+        self.chat = DemoConsoleChat(
+            CommandCore(deps),
+            out=out or io.StringIO(),
+            sign_links=self.sign_links,
+            open_browser=cfg.console and has_display(),
+        )
+        if "telegram" not in real:
+            self.chat.caller = Caller("telegram", str(DEMO_TELEGRAM_ID), "console", "en")
+            self.chat.place = Place(str(DEMO_TELEGRAM_ID), "private", "console")
         await self.chat.say("/start")
         await self.chat.say("/alerts on")
+        app = create_app(deps)
+        app.middleware("http")(self._fund_on_link)
         server = _QuietServer(
             uvicorn.Config(
-                create_app(deps),
+                app,
                 host=cfg.api_host,
                 port=port,
                 log_level="warning",
-                lifespan="off",
+                lifespan="on",  # the app closes its Jupiter client on shutdown
             )
         )
         tasks = {
@@ -277,6 +396,7 @@ class Demo:
                             log.error("demo part %s stopped: %r", t.get_name(), t.exception())
                     break
                 await self._refresh_summary(deps)
+                await self._push_fills(deps)
                 if on_tick is not None:
                     on_tick(self)
                 if cfg.duration_s is not None and time.monotonic() - started >= cfg.duration_s:
@@ -296,6 +416,79 @@ class Demo:
                 await deps.jobs.join(timeout_s=10)  # type: ignore[attr-defined]
             await self.scorer.refresh_risk_now()
             await self._refresh_summary(deps, final=True)
+
+    def mini_app_link(self, path: str = "/app") -> str:
+        """A Mini App URL that signs its reader in as the console's Telegram user."""
+        init = mint_init_data(
+            self._bot_token,
+            DEMO_TELEGRAM_ID,
+            username="console",
+            now_s=SystemClock().now_ms() // 1000,
+        )
+        return f"{self.api_url}{path}#tgWebAppData={quote(init, safe='')}"
+
+    def sign_links(self, text: str) -> str:
+        """Mini App links in chat text, signed in (Telegram passes initData the same way)."""
+        if not self.api_url or not self._bot_token:
+            return text
+        pattern = re.escape(self.api_url) + r"(/app[^\s\]#]*)"
+        return re.sub(pattern, lambda m: self.mini_app_link(m.group(1)), text)
+
+    async def _fund_on_link(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """After a wallet is linked (``POST /me/wallet``), give it simulated SOL once."""
+        response = await call_next(request)
+        if (
+            request.method == "POST"
+            and request.url.path == "/me/wallet"
+            and response.status_code == 200
+        ):
+            await self.fund_linked_wallets()
+        return response
+
+    async def fund_linked_wallets(self) -> None:
+        """Fund every linked wallet not funded yet (the demo chain's faucet)."""
+        deps, sim = self.deps, self.sim
+        if deps is None or sim is None:
+            return
+        async with deps.sessions() as session:
+            users = await session.scalars(select(User))
+            wallets = {
+                str(u.settings.get("wallet")) for u in users if (u.settings or {}).get("wallet")
+            }
+        for address in sorted(wallets - self.funded):
+            sim.chain.fund(address, DEMO_FUNDING_LAMPORTS)
+            self.funded.add(address)
+            log.info("demo wallet %s funded with %d lamports", address, DEMO_FUNDING_LAMPORTS)
+
+    async def _push_fills(self, deps: Deps) -> None:
+        """Print newly confirmed trades in the console: the fill arrives where the buy began."""
+        async with deps.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Trade, Token)
+                    .join(Token, Token.mint == Trade.mint, isouter=True)
+                    .where(Trade.status == "confirmed")
+                )
+            ).all()
+        for trade, token in rows:
+            if trade.id in self.fills_seen:
+                continue
+            self.fills_seen.add(trade.id)
+            symbol = f"${token.symbol}" if token is not None and token.symbol else trade.mint[:8]
+            decimals = token.decimals if token is not None and token.decimals is not None else 6
+            if trade.side == "buy":
+                amount = (trade.out_amount or 0) / 10**decimals
+                line = (
+                    f"[fill] bought {amount:,.0f} {symbol} for {trade.in_amount / 1e9:g} SOL "
+                    f"(order {trade.id}); /positions shows it"
+                )
+            else:
+                line = f"[fill] sold {symbol} for {(trade.out_amount or 0) / 1e9:g} SOL"
+            self.fill_lines.append(line)
+            if self.config.console:
+                print(f"\n{line}\n", flush=True)
 
     async def _chat_until_eof(self) -> None:
         assert self.chat is not None

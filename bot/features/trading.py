@@ -14,6 +14,9 @@ from bot.features.signals import token_label
 from bot.reply import Button, Reply, rows
 from engine.services import signals as signal_service
 from engine.services.trade import buy_intent, sell_intent
+from engine.storage.models import Token
+from engine.trading.adapters import FixedSolUsd, TickPrices
+from engine.trading.positions import portfolio
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +61,31 @@ async def sell(ctx: Ctx, args: dict[str, Any]) -> Reply:
     body = ctx.render("trade.html", side="sell", intent=intent, risk=risk, blocked=False)
     button = Button(ctx._("Review and sign"), "trade", intent=intent)
     return Reply(body, title=ctx._("Sell %(token)s", token=label), buttons=rows(button))
+
+
+async def positions(ctx: Ctx, args: dict[str, Any]) -> Reply:
+    """/positions: open positions from confirmed trades, valued at the newest price."""
+    async with ctx.deps.sessions() as session:
+        book = await portfolio(
+            session,
+            user_id=ctx.user_id,
+            prices=TickPrices(ctx.deps.sessions),
+            sol_usd=FixedSolUsd(None),
+        )
+        rows_ = []
+        for p in book.positions:
+            token = await signal_service.token_info(session, mint=p.mint)
+            row = await session.get(Token, p.mint)
+            decimals = row.decimals if row is not None and row.decimals is not None else 6
+            rows_.append(
+                {
+                    "mint": p.mint,
+                    "label": token_label(token.name, token.symbol, p.mint),
+                    # Raw units to whole tokens for display only; PnL stays in integers.
+                    "tokens": p.qty / 10**decimals,
+                    "cost": p.cost_lamports,
+                    "value": p.value_lamports,
+                    "pnl": p.unrealized_lamports,
+                }
+            )
+    return Reply(ctx.render("positions.html", positions=rows_), title=ctx._("Your positions"))

@@ -26,15 +26,12 @@ import asyncio
 import base64
 import contextlib
 import logging
-import socket
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-import uvicorn
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.message import MessageV0
@@ -49,6 +46,7 @@ from starlette.routing import Route
 from engine.chain import instructions as ix
 from engine.chain import pda
 from engine.chain import programs as P
+from engine.net.loopback import LoopbackServer
 from engine.sim.curve import (
     curve_buy_exact_sol_in,
     curve_sell,
@@ -60,7 +58,7 @@ from engine.trade.jupiter import JupiterError, parse_quote
 
 if TYPE_CHECKING:
     from engine.sim.chain import CurveState, PoolState
-    from engine.sim.server import SimServer
+from engine.sim.server import SimServer
 
 logger = logging.getLogger(__name__)
 
@@ -127,14 +125,6 @@ def _impact(ideal: Decimal, actual: int) -> Decimal:
     return max(Decimal(0), (ideal - actual) / ideal).quantize(Decimal("0.000001"))
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its signal handlers: the process owner decides about signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class LocalJupiter:
     """Jupiter's ``/quote`` and ``/swap`` over a :class:`SimServer`'s chain, on HTTP."""
 
@@ -163,10 +153,8 @@ class LocalJupiter:
                 Route(f"{PREFIX}/program-id-to-label", self._labels, methods=["GET"]),
             ]
         )
-        self._server: _Uvicorn | None = None
         self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
+        self._http = LoopbackServer(self.app, host=host, port=port, name="local Jupiter API")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -185,41 +173,13 @@ class LocalJupiter:
     async def start(self) -> None:
         """Bind the port and serve."""
         self._stopping.clear()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self._want_port))
-        sock.listen(128)
-        sock.setblocking(False)
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            ws="none",
-        )
-        self._server = _Uvicorn(config)
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("Jupiter server stopped during startup")
-            await asyncio.sleep(0.005)
+        self.port = await self._http.start()
         logger.info("local Jupiter API up at %s", self.url)
 
     async def stop(self) -> None:
         """Stop serving and release the port."""
         self._stopping.set()  # wakes answers held back by ``delay_s``
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-        self._server = self._task = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        await self._http.stop()
 
     # -- faults ---------------------------------------------------------------------------
 

@@ -181,6 +181,7 @@ DISCORD_CASES: dict[str, tuple[dict[str, str], str]] = {
     "watch": ({"address": WHALE, "alias": "whale"}, "Watching whale"),
     "unwatch": ({"address": WHALE}, "is not on your watchlist"),
     "list": ({}, "You watch no wallets yet"),
+    "positions": ({}, "No open positions"),
     "alerts": ({"action": "on"}, "Signals: **on**"),
     "rules": ({"action": "disable", "rule": "momentum"}, "Rule momentum disabled."),
     "publish": ({"mint": MINT}, "link your channel first"),

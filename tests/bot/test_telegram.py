@@ -47,6 +47,7 @@ COMMAND_CASES: dict[str, tuple[str, str]] = {
     "kol": ("/kol", "No KOL channels yet"),
     "follow": ("/follow @kolchan", "no KOL channel"),
     "unfollow": ("/unfollow @kolchan", "no KOL channel"),
+    "positions": ("/positions", "No open positions."),
 }
 
 

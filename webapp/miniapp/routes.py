@@ -140,6 +140,7 @@ def render(
             config=config,
             strings=strings.for_js(tr),
             telegram_js=telegram_js,
+            demo_wallet=bool(_settings_value(request, "demo_wallet", False)),
             static=lambda p: f"/app/static/{p}?v={version}",
             link=link,
             **context,

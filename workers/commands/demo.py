@@ -82,11 +82,15 @@ def banner(d: Demo) -> str:
     return "\n".join(
         [
             "SolAI Signals demo: a simulated Solana chain playing a 10-minute story.",
-            f"  API and Mini App   {d.api_url}/app   (API docs {d.api_url}/docs)",
+            f"  Mini App           {d.mini_app_link('/app')}",
+            "                     (signed in as the console user, with a demo wallet on the"
+            " simulated chain)",
+            f"  API docs           {d.api_url}/docs",
             f"  simulated RPC      {d.sim.http_url if d.sim else '?'}",
             "  connect a real bot: set SOLAI_TELEGRAM_TOKEN or SOLAI_DISCORD_TOKEN (docs/bots.md)",
             "Try in the chat below, as alerts arrive:",
             "  /signal MCAT    /explain MCAT    /watch <wallet from an alert> whale    /list",
-            "  /buy MCAT 0.1   (opens the Mini App)    /help    Ctrl-D or Ctrl-C stops everything.",
+            "  /buy MCAT 0.1   (opens the Mini App; the demo wallet signs)    /positions    /help",
+            "  Ctrl-D or Ctrl-C stops everything.",
         ]
     )

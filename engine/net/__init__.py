@@ -1,0 +1,1 @@
+"""Network plumbing shared by the local servers (simulator, Jupiter, Bot API, Messages API)."""
