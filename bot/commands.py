@@ -82,7 +82,7 @@ COMMANDS: Final[tuple[Command, ...]] = (
         trading.buy,
         "trading",
         args=(
-            Arg("mint", "mint", N_("token mint address")),
+            Arg("mint", "token", N_("mint address or $SYMBOL")),
             Arg("sol", "sol", N_("amount in SOL, e.g. 0.5")),
         ),
     ),
@@ -92,7 +92,7 @@ COMMANDS: Final[tuple[Command, ...]] = (
         trading.sell,
         "trading",
         args=(
-            Arg("mint", "mint", N_("token mint address")),
+            Arg("mint", "token", N_("mint address or $SYMBOL")),
             Arg("percent", "percent", N_("share to sell, e.g. 50")),
         ),
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
@@ -99,6 +100,24 @@ class ConsoleChat:
             await self.say(line)
 
 
+_stdin_queue: asyncio.Queue[str | None] | None = None
+
+
 async def _stdin_line() -> str | None:
-    line = await asyncio.to_thread(sys.stdin.readline)
-    return line if line else None
+    # A daemon thread, not asyncio.to_thread: at shutdown asyncio.run waits for its executor's
+    # threads, and one blocked in readline() would keep the process alive until Enter is pressed.
+    global _stdin_queue
+    if _stdin_queue is None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        _stdin_queue = queue
+
+        def pump() -> None:
+            while True:
+                line = sys.stdin.readline()
+                loop.call_soon_threadsafe(queue.put_nowait, line or None)
+                if not line:
+                    return
+
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+    return await _stdin_queue.get()

@@ -32,12 +32,14 @@ async def _request_risk_check(ctx: Ctx, mint: str) -> None:
 
 
 async def buy(ctx: Ctx, args: dict[str, Any]) -> Reply:
-    """/buy <mint> <SOL>."""
-    mint, lamports = str(args["mint"]), int(args["sol"])
-    intent = buy_intent(mint=mint, lamports=lamports)
+    """/buy <mint|$SYMBOL> <SOL>."""
+    lamports = int(args["sol"])
     async with ctx.deps.sessions() as session:
+        # A symbol is resolved like /signal does (the one that signalled last wins a tie).
+        mint, _ = await signal_service.resolve_token(session, query=str(args["mint"]))
         token = await signal_service.token_info(session, mint=mint)
         risk = await signal_service.risk_info(session, mint=mint, now_ms=ctx.now_ms)
+    intent = buy_intent(mint=mint, lamports=lamports)
     label = token_label(token.name, token.symbol, mint)
     if risk.blocks_buy:
         if not risk.known:
@@ -50,12 +52,13 @@ async def buy(ctx: Ctx, args: dict[str, Any]) -> Reply:
 
 
 async def sell(ctx: Ctx, args: dict[str, Any]) -> Reply:
-    """/sell <mint> <percent>."""
-    mint, bps = str(args["mint"]), int(args["percent"])
-    intent = sell_intent(mint=mint, bps=bps)
+    """/sell <mint|$SYMBOL> <percent>."""
+    bps = int(args["percent"])
     async with ctx.deps.sessions() as session:
+        mint, _ = await signal_service.resolve_token(session, query=str(args["mint"]))
         token = await signal_service.token_info(session, mint=mint)
         risk = await signal_service.risk_info(session, mint=mint, now_ms=ctx.now_ms)
+    intent = sell_intent(mint=mint, bps=bps)
     label = token_label(token.name, token.symbol, mint)
     # Selling is always offered: a risky token is a reason to get out, not to be stuck.
     body = ctx.render("trade.html", side="sell", intent=intent, risk=risk, blocked=False)
