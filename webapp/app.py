@@ -215,6 +215,15 @@ def create_app(deps: Deps, *, jupiter: JupiterClient | None = None) -> FastAPI:
             status_code=200 if ok else 503,
         )
 
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus exposition of the ``solai_*`` metrics of this process."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        from engine.observability.metrics import REGISTRY
+
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
     for module in (market, wallets, rules, trade, me, admin):
         app.include_router(module.router)
     app.include_router(stream_router)

@@ -33,7 +33,13 @@ from typing import Any
 
 from engine.bus.base import Bus
 from engine.chain import programs as P
-from engine.chain.decode import DecodeError, DecodeStats, decode_logs, decode_transaction
+from engine.chain.decode import (
+    DecodeError,
+    DecodeStats,
+    PoolBook,
+    decode_logs,
+    decode_transaction,
+)
 from engine.chain.rpc import Commitment, RpcClient, RpcError
 from engine.chain.ws import LogsNotification, SlotNotification, WsClient, WsError
 from engine.clock import Clock
@@ -65,13 +71,19 @@ _LOGS_SUFFICE = frozenset(
 )
 
 
+_DIRECT_AMM = _LOGS_SUFFICE | {P.PUMPSWAP_PROGRAM}
+
+
+def top_level_programs(logs: Sequence[str]) -> set[str]:
+    """The programs the transaction invoked directly (``invoke [1]``)."""
+    return {
+        line[8:-11] for line in logs if line.endswith(" invoke [1]") and line.startswith("Program ")
+    }
+
+
 def needs_transaction(logs: Sequence[str]) -> bool:
     """True unless every top-level program in the logs is pump.fun or plumbing."""
-    for line in logs:
-        if line.endswith(" invoke [1]") and line.startswith("Program "):
-            if line[8:-11] not in _LOGS_SUFFICE:
-                return True
-    return False
+    return not top_level_programs(logs) <= _LOGS_SUFFICE
 
 
 class ErrorBurst(RuntimeError):
@@ -191,6 +203,8 @@ class IngestSupervisor:
         self._bus = bus
         self._programs = list(programs)
         self.decode_stats = DecodeStats()
+        self.pools = PoolBook()
+        """PumpSwap pools' mints, learned from fetched transactions: later swaps need no fetch."""
         self._clock = clock
         self._commitment: Commitment = commitment
         self._stall_s = stall_timeout_s
@@ -357,25 +371,31 @@ class IngestSupervisor:
             self.counters.duplicates += 1
             M.INGEST_DUPLICATES.inc()
             return
-        if needs_transaction(note.logs):
-            task = self._spawn(self._fetch_and_publish(p, note.signature, program, backfill=False))
-            self._fetches.add(task)
-            task.add_done_callback(self._fetches.discard)
-            return
-        try:
-            events = decode_logs(
-                note.signature,
-                note.slot,
-                note.logs,
-                ts_ms=self._clock.now_ms(),
-                stats=self.decode_stats,
-            )
-        except DecodeError as exc:
-            self.counters.decode_errors += 1
-            M.INGEST_DECODE_ERRORS.inc()
-            log.debug("cannot decode %s: %s", note.signature, exc)
-            return
-        await self._publish(events)
+        tops = top_level_programs(note.logs)
+        # pump.fun alone: the logs hold everything. PumpSwap called directly (the event's user is
+        # the wallet): the logs suffice once the pool's mints are known. Anything else: fetch.
+        direct = tops <= _DIRECT_AMM
+        if direct:
+            try:
+                events = decode_logs(
+                    note.signature,
+                    note.slot,
+                    note.logs,
+                    ts_ms=self._clock.now_ms(),
+                    stats=self.decode_stats,
+                    pools=self.pools,
+                )
+            except DecodeError as exc:
+                self.counters.decode_errors += 1
+                M.INGEST_DECODE_ERRORS.inc()
+                log.debug("cannot decode %s: %s", note.signature, exc)
+                return
+            if not self.pools.missed:
+                await self._publish(events)
+                return
+        task = self._spawn(self._fetch_and_publish(p, note.signature, program, backfill=False))
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
 
     async def _publish(self, events: Sequence[ChainEvent]) -> None:
         if not events:
@@ -410,7 +430,7 @@ class IngestSupervisor:
         self.retry.pop(signature, None)
         try:
             events = decode_transaction(
-                tx, receipt_ts_ms=self._clock.now_ms(), stats=self.decode_stats
+                tx, receipt_ts_ms=self._clock.now_ms(), stats=self.decode_stats, pools=self.pools
             )
         except DecodeError as exc:
             self.counters.decode_errors += 1

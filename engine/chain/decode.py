@@ -46,6 +46,7 @@ from engine.chain import programs as P
 from engine.chain.errors import DecodeError, DecodeStats
 from engine.chain.fallback import balance_fallback
 from engine.chain.logs import DATA, FailedTransaction, data_lines, walk_logs
+from engine.chain.pumpswap import ACTIVE_BOOK, PoolBook
 from engine.chain.registry import venues_by_program
 from engine.chain.txjson import U64_MAX, Transaction, parse_transaction
 from engine.chain.venue import EventMeta, Found, Site, Venue
@@ -56,6 +57,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DecodeError",
     "DecodeStats",
+    "PoolBook",
     "decode_document",
     "decode_logs",
     "decode_logs_notification",
@@ -82,9 +84,18 @@ def decode_logs(
     *,
     ts_ms: int,
     stats: DecodeStats | None = None,
+    pools: PoolBook | None = None,
 ) -> list[ChainEvent]:
-    """Events complete from log lines alone (pump.fun; PumpSwap pool creation)."""
-    return _decode_logs(signature, slot, logs, ts_ms, stats, True, False)
+    """Events complete from log lines alone (pump.fun; PumpSwap pool creation, and PumpSwap
+    swaps of pools ``pools`` knows; ``pools.missed`` tells when one was not known)."""
+    if pools is None:
+        return _decode_logs(signature, slot, logs, ts_ms, stats, True, False)
+    pools.missed = False
+    token = ACTIVE_BOOK.set(pools)
+    try:
+        return _decode_logs(signature, slot, logs, ts_ms, stats, True, False)
+    finally:
+        ACTIVE_BOOK.reset(token)
 
 
 def _decode_logs(
@@ -187,8 +198,18 @@ def decode_transaction(
     *,
     receipt_ts_ms: int | None = None,
     stats: DecodeStats | None = None,
+    pools: PoolBook | None = None,
 ) -> list[ChainEvent]:
-    """Every event in one getTransaction response; raises :class:`DecodeError` if not one."""
+    """Every event in one getTransaction response; raises :class:`DecodeError` if not one.
+
+    ``pools`` learns the mints of every PumpSwap pool the transaction shows.
+    """
+    if pools is not None:
+        token = ACTIVE_BOOK.set(pools)
+        try:
+            return decode_transaction(tx, receipt_ts_ms=receipt_ts_ms, stats=stats)
+        finally:
+            ACTIVE_BOOK.reset(token)
     view = parse_transaction(tx)
     if stats is not None:
         stats.transactions += 1

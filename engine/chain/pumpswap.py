@@ -11,7 +11,10 @@ on the reserves. The reserves in the events are taken *before* the swap.
 buy, ``quote_amount_out`` for a sell). When the event's ``user`` is not a signer (a router PDA)
 the decode driver attributes the trade to the fee payer.
 
-From a logsSubscribe notification alone the mints are unknown, so Buy/Sell yield nothing;
+From a logsSubscribe notification alone the mints are unknown, so Buy/Sell yield nothing unless
+the caller passes a :class:`PoolBook`: the pool's mints never change, so once a transaction (or
+a CreatePoolEvent) has shown them, later swaps of that pool decode from their logs alone. A swap
+of a pool the book does not know sets ``book.missed`` and yields nothing (fetch the transaction).
 CreatePoolEvent names its mints and is decoded from logs too.
 """
 
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections import OrderedDict
+from contextvars import ContextVar
 from typing import ClassVar, Final
 
 from engine.chain import programs as P
@@ -35,6 +40,34 @@ from engine.chain.venue import (
 from engine.events import ChainEvent
 
 logger = logging.getLogger(__name__)
+
+
+class PoolBook:
+    """Pool address → (base mint, quote mint), learned from decoded transactions; caller-owned."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._capacity = capacity
+        self._pools: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.missed = False
+        """Set when a swap's pool was unknown during the current decode call."""
+
+    def learn(self, pool: str, base_mint: str, quote_mint: str) -> None:
+        """Remember a pool's mints (they never change)."""
+        if pool not in self._pools:
+            self._pools[pool] = (base_mint, quote_mint)
+            if len(self._pools) > self._capacity:
+                self._pools.popitem(last=False)
+
+    def get(self, pool: str) -> tuple[str, str] | None:
+        """The pool's (base, quote) mints, or None when never seen."""
+        return self._pools.get(pool)
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+
+ACTIVE_BOOK: ContextVar[PoolBook | None] = ContextVar("solai_pool_book", default=None)
+"""The book of the decode call in progress (set by ``decode_logs``/``decode_transaction``)."""
 
 # timestamp, base_amount, limit, user_base, user_quote, pool_base, pool_quote, quote_amount,
 # lp_fee_bps, lp_fee, protocol_fee_bps, protocol_fee, quote_with_lp_fee, user_quote, pool, user
@@ -62,27 +95,38 @@ class PumpSwap(Venue):
         """BuyEvent/SellEvent (transactions only) and CreatePoolEvent."""
         disc = payload[:8]
         if disc == P.PUMPSWAP_BUY_EVENT or disc == P.PUMPSWAP_SELL_EVENT:
-            if site is None:
-                return None  # no accounts: the mints cannot be known
             return self._swap(payload, disc == P.PUMPSWAP_BUY_EVENT, meta, index, site)
         if disc == P.PUMPSWAP_CREATE_POOL_EVENT:
             return self._create_pool(payload, meta, index)
         return None
 
     def _swap(
-        self, payload: bytes, is_buy: bool, meta: EventMeta, index: int, site: Site
+        self, payload: bytes, is_buy: bool, meta: EventMeta, index: int, site: Site | None
     ) -> ChainEvent | None:
         if len(payload) < _SWAP_MIN:
             raise DecodeError(f"PumpSwap swap event is {len(payload)} bytes, need {_SWAP_MIN}")
-        (_ts, base_amount, _limit, _ub, _uq, pool_base, pool_quote, quote_amount, *_fees) = (
+        (block_ts, base_amount, _limit, _ub, _uq, pool_base, pool_quote, quote_amount, *_fees) = (
             _SWAP.unpack_from(payload, 8)
         )
+        if block_ts > 0 and block_ts * 1000 != meta.ts:
+            # The event's own block time: live (logs) and fetched decodes agree on ts.
+            meta = EventMeta(meta.signature, meta.slot, block_ts * 1000)
         pool_raw, user_raw = _fees[-2], _fees[-1]
         pool = pubkey_str(pool_raw)
         user = pubkey_str(user_raw)
-        mints = _pool_mints(site, pool, pool_base, pool_quote)
-        if mints is None:
-            raise DecodeError(f"PumpSwap pool {pool} mints not found in accounts or balances")
+        book = ACTIVE_BOOK.get()
+        if site is None:  # logs only: the book may know the pool
+            mints = book.get(pool) if book is not None else None
+            if mints is None:
+                if book is not None:
+                    book.missed = True
+                return None
+        else:
+            mints = _pool_mints(site, pool, pool_base, pool_quote)
+            if mints is None:
+                raise DecodeError(f"PumpSwap pool {pool} mints not found in accounts or balances")
+            if book is not None:
+                book.learn(pool, *mints)
         base_mint, quote_mint = mints
         reserves = {base_mint: pool_base, quote_mint: pool_quote}
         view: SwapView | None
@@ -119,6 +163,9 @@ class PumpSwap(Venue):
         ) = _CREATE_POOL.unpack_from(payload, 8)
         base_mint = pubkey_str(base_raw)
         quote_mint = pubkey_str(quote_raw)
+        book = ACTIVE_BOOK.get()
+        if book is not None:
+            book.learn(pubkey_str(pool_raw), base_mint, quote_mint)
         reserves = {base_mint: pool_base, quote_mint: pool_quote}
         # Liquidity goes in on both sides: read it as "quote in, base out" to name the token.
         view = interpret_swap(quote_mint, quote_in, base_mint, base_in, reserves)

@@ -39,3 +39,10 @@ async def test_unknown_route_uses_the_error_shape(client: httpx.AsyncClient) -> 
         "request_id": "req-42",
     }
     assert r.headers["x-request-id"] == "req-42"
+
+
+async def test_metrics_are_served_in_prometheus_format(client: httpx.AsyncClient) -> None:
+    r = await client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    assert "solai_ingest_events" in r.text and "solai_signal_latency_ms_bucket" in r.text

@@ -174,3 +174,24 @@ def test_create_pool_event_decodes_from_logs() -> None:
     assert (event.creator, event.trader) == (creator, creator)
     assert (event.sol_lamports, event.token_amount) == (84_990_359_059, 206_900_000_000_000)
     assert event.side is None
+
+
+def test_pool_book_lets_later_swaps_decode_from_logs_alone() -> None:
+    from engine.chain.decode import PoolBook, decode_logs
+
+    doc = load_fixture("pumpswap/pumpswap_buy_via_router_6m2C__enc-json.json")
+    logs = result_of(doc)["meta"]["logMessages"]
+    (from_tx,) = decode_transaction(doc)
+    empty = PoolBook()
+    # Unknown pool: nothing from the logs, and the miss is reported so the caller fetches.
+    assert decode_logs(from_tx.signature, from_tx.slot, logs, ts_ms=1, pools=empty) == []
+    assert empty.missed
+    book = PoolBook()
+    decode_transaction(doc, pools=book)
+    assert book.get(from_tx.pool or "") is not None
+    (from_logs,) = decode_logs(from_tx.signature, from_tx.slot, logs, ts_ms=1, pools=book)
+    assert not book.missed
+    # Same swap, same block time; only the trader differs: the logs name the router's PDA,
+    # the transaction attributes it to the paying wallet (which is why routed swaps are fetched).
+    same = ("mint", "side", "sol_lamports", "token_amount", "pool", "ts", "index", "venue")
+    assert {k: getattr(from_logs, k) for k in same} == {k: getattr(from_tx, k) for k in same}

@@ -1,0 +1,477 @@
+"""``solai bench pipeline``: simulator → ingest → bus → scorer → signals → alerts, measured.
+
+The simulator runs in its own process (``solai sim --scenario burst --rate R --prebuild N
+--start-on-subscribe``), as a provider would; ingest, the scoring consumer, the job runner and
+the alert fan-out run in this process against the configured mode: embedded (SQLite file,
+in-process bus) by default, Redis Streams + PostgreSQL with ``--redis`` and ``--database`` (a
+fresh database ``solai_bench_<hex>`` and a unique key prefix, both removed afterwards). Jobs
+(risk checks, fan-out) run in-process in both modes, so arq is not measured here.
+
+Alerts go through the real Telegram sender into :class:`bot.local_botapi.LocalBotApi`, which
+enforces Telegram's published limits with 429s; ``--chats`` private chats are subscribed to
+every signal. Latencies start at the simulator's ``emitted_ns`` (``time.monotonic_ns()``, the
+same clock in both processes) of the transaction that triggered the signal, and end when the
+scorer's batch holding it has committed (``signal_*``) or when the Bot API accepted the message
+(``alert_*``, every chat). ``event_*`` is the same for every event (its batch committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.fanout import Fanout, Outcome, attached
+from bot.limits import TELEGRAM_LIMITS, ChatLimiter
+from bot.local_botapi import LocalBotApi
+from bot.telegram_adapter import open_telegram_sender
+from engine.clock import SystemClock
+from engine.deps import Deps
+from engine.events import ChainEvent
+from engine.settings import RpcProvider, load_settings
+from engine.sim.generator import Generator
+from engine.sim.scenario import load_scenario
+from engine.storage.models import Chat, Subscription
+from engine.storage.repos import wallets as wallet_repo
+from workers.ingest import IngestSupervisor
+from workers.jobs.inprocess import InProcessJobs
+from workers.jobs.registry import default_registry
+from workers.migrate import upgrade_async
+from workers.runtime import open_deps
+from workers.scoring import ScoringConsumer
+
+logger = logging.getLogger(__name__)
+
+TOKEN = "7000000001:bench-local-token"  # noqa: S105 - the local server's, not a secret
+
+
+def register(subparsers: Any) -> None:
+    """Add ``bench pipeline``."""
+    parser = subparsers.add_parser(
+        "pipeline",
+        help="end-to-end events/s and latency: simulator → ingest → scorer → alerts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rate", type=float, default=5000, help="transactions per second")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of emission")
+    parser.add_argument("--chats", type=int, default=60, help="subscribed private chats")
+    parser.add_argument("--drain", type=float, default=20.0, help="seconds to let alerts finish")
+    parser.add_argument("--batch", type=int, default=500, help="scorer batch per partition")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--redis", default=None, help="Redis URL (with --database)")
+    parser.add_argument("--database", default=None, help="PostgreSQL URL (with --redis)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile (nearest rank) of ``values``, None when empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    return round(s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))], 1)
+
+
+@dataclass
+class Probe:
+    """Monotonic timestamps collected while the pipeline runs."""
+
+    events_done: dict[str, int] = field(default_factory=dict)
+    """signature → ns when the scorer's batch holding it committed."""
+    signal_done: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """signal id → (triggering signature, ns stored)."""
+    alert_sent: dict[str, list[int]] = field(default_factory=dict)
+    """alert key → ns of every accepted send."""
+    scored_in_window: int = 0
+
+
+def instrument(consumer: ScoringConsumer, probe: Probe) -> None:
+    """Record when each event's and each signal's batch committed (no change to the consumer)."""
+    scorer = consumer.scorer
+    on_event = scorer.on_event
+    trigger: dict[int, str] = {}
+
+    def traced_on_event(e: ChainEvent) -> Any:
+        s = on_event(e)
+        if s is not None:
+            trigger[id(s)] = e.signature
+        return s
+
+    scorer.on_event = traced_on_event  # type: ignore[method-assign,assignment]
+    process = consumer.process
+    outbox_ids: dict[int, int] = {}
+    announce = consumer._announce
+
+    async def traced_announce() -> None:
+        for signal_id, s in consumer._outbox:
+            outbox_ids[id(s)] = signal_id
+        await announce()
+
+    consumer._announce = traced_announce  # type: ignore[method-assign]
+
+    async def traced_process(messages: Any) -> Any:
+        fired = await process(messages)
+        now = time.monotonic_ns()
+        for m in messages:
+            probe.events_done.setdefault(_signature(m.payload), now)
+        for s in fired:
+            sid = outbox_ids.pop(id(s), None)
+            if sid is not None:
+                probe.signal_done[sid] = (trigger.pop(id(s), ""), now)
+        return fired
+
+    consumer.process = traced_process  # type: ignore[method-assign]
+
+
+_SIG = re.compile(rb'"signature":\s*"([1-9A-Za-z]+)"')
+
+
+def _signature(payload: bytes) -> str:
+    m = _SIG.search(payload)
+    return m.group(1).decode() if m else ""
+
+
+@contextlib.asynccontextmanager
+async def simulator(args: argparse.Namespace, n: int) -> AsyncIterator[tuple[str, str]]:
+    """``solai sim`` in a subprocess; yields (http_url, ws_url)."""
+    cmd = [
+        sys.executable,
+        "-c",
+        "from workers.cli import main; raise SystemExit(main())",
+        "sim",
+        "--scenario",
+        "burst",
+        "--seed",
+        str(args.seed),
+        "--rate",
+        str(args.rate),
+        "--prebuild",
+        str(n),
+        "--start-on-subscribe",
+        "--http-port",
+        "0",
+        "--ws-port",
+        "0",
+        "--jupiter-port",
+        "-1",
+        "--history",
+        str(max(n + 1000, 100_000)),
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 600)).decode()
+        m = re.search(r"http=(\S+) ws=(\S+)", line)
+        if not m:
+            raise RuntimeError(f"simulator did not start: {line!r}")
+        yield m.group(1), m.group(2)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 10)
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+async def sim_call(http: httpx.AsyncClient, url: str, action: str, **cfg: Any) -> Any:
+    """One ``simControl`` call."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "simControl",
+        "params": [{"action": action, **cfg}],
+    }
+    resp = await http.post(url, json=body, timeout=60)
+    return resp.json()["result"]
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(url: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database on the server of ``url``, dropped afterwards."""
+    import asyncpg  # type: ignore[import-untyped]
+    from sqlalchemy.engine import make_url
+
+    norm = load_settings(database_url=url).database_url
+    base = make_url(norm)
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"solai_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def storage(args: argparse.Namespace) -> AsyncIterator[str]:
+    """The database URL for the run (migrated), removed afterwards."""
+    if args.database:
+        async with fresh_database(args.database) as url:
+            await upgrade_async(url)
+            yield url
+    else:
+        with tempfile.TemporaryDirectory(prefix="solai-bench-") as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            await upgrade_async(url)
+            yield url
+
+
+async def seed(deps: Deps, whales: Sequence[str], chats: int) -> None:
+    """Tracked whales, and ``chats`` private chats subscribed to every signal."""
+    now = deps.clock.now_ms()
+    async with deps.sessions.begin() as s:
+        for i, w in enumerate(whales):
+            await wallet_repo.ensure_wallet(
+                s, address=w, alias=f"whale{i}", tags=["smart"], featured=True, now_ms=now
+            )
+        rows = [
+            Chat(
+                platform="telegram",
+                external_id=str(50_000 + i),
+                kind="private",
+                language="en",
+                created_ts=now,
+            )
+            for i in range(chats)
+        ]
+        s.add_all(rows)
+        await s.flush()
+        s.add_all(
+            Subscription(
+                chat_id=c.id,
+                kind="signals",
+                min_strength=0.0,
+                filters={},
+                enabled=True,
+                created_ts=now,
+            )
+            for c in rows
+        )
+
+
+async def _bench(args: argparse.Namespace) -> dict[str, Any]:
+    n = int(args.rate * args.duration)
+    whales = Generator(load_scenario("burst"), args.seed, rate=args.rate).groups["whale"]
+    probe = Probe()
+    prefix = f"solai-bench-{uuid.uuid4().hex[:8]}:"
+    mode = "redis+postgresql" if args.redis else "embedded"
+    started = time.monotonic()
+    async with (
+        simulator(args, n) as (http_url, ws_url),
+        storage(args) as db_url,
+        httpx.AsyncClient() as http,
+        LocalBotApi(token=TOKEN, limits=TELEGRAM_LIMITS) as api,
+    ):
+        prebuild_s = time.monotonic() - started
+        settings = load_settings(
+            database_url=db_url,
+            redis_url=args.redis,
+            rpc_providers=[RpcProvider(name="sim", http_url=http_url, ws_url=ws_url)],
+            telegram_token=TOKEN,
+        )
+        for i in range(args.chats):
+            api.add_chat(50_000 + i, "private", first_name=f"user{i}")
+        registry = default_registry()
+        async with open_deps(
+            settings, registry, clock=SystemClock(), bus_prefix=prefix, queue_name=prefix + "jobs"
+        ) as deps:
+            jobs = deps.jobs
+            if args.redis:
+                # Per-alert jobs in-process here too: the bench measures the pipeline, not arq.
+                jobs = InProcessJobs(registry)
+                jobs.deps = deps
+                deps.jobs = jobs
+                await jobs.start()
+            try:
+                await seed(deps, whales, args.chats)
+                limiter = ChatLimiter(TELEGRAM_LIMITS)
+                async with open_telegram_sender(
+                    settings, limiter, base_url=api.base_url, token=TOKEN
+                ) as sender:
+                    fanout = TimedFanout(deps, {"telegram": sender}, probe=probe)
+                    with attached(deps, fanout):
+                        result = await _drive(args, deps, http, http_url, probe, n)
+            finally:
+                if args.redis:
+                    assert isinstance(jobs, InProcessJobs)
+                    await jobs.close()
+                    if deps.redis is not None:
+                        keys = [k async for k in deps.redis.scan_iter(match=prefix + "*")]
+                        for i in range(0, len(keys), 500):
+                            await deps.redis.delete(*keys[i : i + 500])
+        emitted = {sig: ns for sig, _seq, ns in await sim_call(http, http_url, "emissionTimes")}
+        result.update(_latencies(probe, emitted, api))
+    result.update(
+        mode=mode,
+        rate=args.rate,
+        duration_s=args.duration,
+        chats=args.chats,
+        prebuild_s=round(prebuild_s, 1),
+        python=platform.python_version(),
+        machine=f"{platform.machine()} {os.cpu_count()} cpu(s)",
+    )
+    return result
+
+
+class TimedFanout(Fanout):
+    """The fan-out, noting when each chat's message was accepted."""
+
+    def __init__(self, *a: Any, probe: Probe, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.probe = probe
+
+    async def _deliver_one(self, alert: Any, recipient: Any, report: Any) -> Outcome:
+        out = await super()._deliver_one(alert, recipient, report)
+        if out.status == "sent":
+            self.probe.alert_sent.setdefault(alert.key, []).append(time.monotonic_ns())
+        return out
+
+
+async def _drive(
+    args: argparse.Namespace,
+    deps: Deps,
+    http: httpx.AsyncClient,
+    http_url: str,
+    probe: Probe,
+    n: int,
+) -> dict[str, Any]:
+    ingest = IngestSupervisor(
+        deps.settings.rpc_providers,
+        deps.bus,
+        clock=deps.clock,
+        commitment="confirmed",
+        reconcile_interval_s=3600,
+        stall_timeout_s=60,
+    )
+    consumer = ScoringConsumer(deps, batch=args.batch, block_ms=20, refresh_s=0.5)
+    instrument(consumer, probe)
+    tasks = [asyncio.create_task(consumer.run())]
+    await asyncio.sleep(0.2)
+    tasks.append(asyncio.create_task(ingest.run()))  # subscribing starts the emission clock
+    await asyncio.wait_for(ingest.connected.wait(), 30)
+    t0 = time.monotonic()
+    await asyncio.sleep(args.duration)
+    t_end = time.monotonic()
+    scored = consumer.counters.events
+    stats = await sim_call(http, http_url, "stats")
+    backlog = await deps.bus.backlog("events", "scorer") + await deps.bus.pending_count(
+        "events", "scorer"
+    )
+    in_flight = max(0, int(stats["emitted"]) - ingest.counters.notifications)
+    # Drain: everything emitted scored, then the alerts delivered (bounded by --drain).
+    deadline = time.monotonic() + 60
+    logger.info("window done: ingest=%s scored=%s", ingest.counters.snapshot(), scored)
+    while consumer.counters.events < ingest.counters.events and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    drain_scored = time.monotonic()
+    logger.info("scored: %s", consumer.counters.snapshot())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(deps.jobs.join(timeout_s=args.drain), args.drain + 1)  # type: ignore[attr-defined]
+    logger.info("jobs joined")
+    ingest.stop()
+    consumer.stop()
+    _done, pending = await asyncio.wait(tasks, timeout=10)
+    for t in pending:
+        logger.warning("task did not stop in 10 s: %s", t)
+        t.cancel()
+    await ingest.aclose()
+    logger.info("stopped")
+    window = t_end - t0
+    return {
+        "emitted": int(stats["emitted"]),
+        "ingested_events": ingest.counters.events,
+        "scored_events": consumer.counters.events,
+        "signals": consumer.counters.signals,
+        "events_per_s": round(scored / window),
+        "events_per_s_incl_drain": round(consumer.counters.events / (drain_scored - t0)),
+        "backlog": backlog + in_flight,
+        "backlog_bus": backlog,
+        "backlog_ws": in_flight,
+        "drain_s": round(drain_scored - t_end, 2),
+        "decode_errors": ingest.counters.decode_errors,
+        "duplicates": ingest.counters.duplicates,
+        "target_events": n,
+    }
+
+
+def _latencies(probe: Probe, emitted: dict[str, int], api: Any) -> dict[str, Any]:
+    ev = [(done - emitted[sig]) / 1e6 for sig, done in probe.events_done.items() if sig in emitted]
+    sig_ms: list[float] = []
+    alert_ms: list[float] = []
+    first_user: list[float] = []
+    last_user: list[float] = []
+    for sid, (sig, done) in probe.signal_done.items():
+        if sig not in emitted:
+            continue
+        e = emitted[sig]
+        sig_ms.append((done - e) / 1e6)
+        sends = probe.alert_sent.get(f"signal:{sid}", [])
+        alert_ms.extend((t - e) / 1e6 for t in sends)
+        if sends:
+            first_user.append((min(sends) - e) / 1e6)
+            last_user.append((max(sends) - e) / 1e6)
+    calls = [c for c in api.calls if c.method == "sendMessage" and c.ok]
+    times = sorted(c.at for c in calls)
+    # Sustained alert rate: accepted sends over the busy span (first to last accepted send).
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    alerts_per_s = round((len(times) - 1) / span, 2) if span > 0 else 0.0
+    return {
+        "event_p50_ms": pct(ev, 0.5),
+        "event_p95_ms": pct(ev, 0.95),
+        "event_p99_ms": pct(ev, 0.99),
+        "signals_measured": len(sig_ms),
+        "signal_p50_ms": pct(sig_ms, 0.5),
+        "signal_p95_ms": pct(sig_ms, 0.95),
+        "signal_p99_ms": pct(sig_ms, 0.99),
+        "alerts_sent": len(calls),
+        "alert_p50_ms": pct(alert_ms, 0.5),
+        "alert_p95_ms": pct(alert_ms, 0.95),
+        "alert_p99_ms": pct(alert_ms, 0.99),
+        "alerts_per_s": alerts_per_s,
+        "alerts_pct_of_telegram_limit": round(100 * alerts_per_s / 30, 1),
+        "bot_api_429": len(api.rejected_429),
+        "first_user_p50_ms": pct(first_user, 0.5),
+        "first_user_max_ms": pct(first_user, 1.0),
+        "last_user_p50_ms": pct(last_user, 0.5),
+        "last_user_max_ms": pct(last_user, 1.0),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the pipeline once and print the figures."""
+    if bool(args.redis) != bool(args.database):
+        print("solai bench pipeline: --redis and --database go together", file=sys.stderr)
+        return 2
+    for name in ("bot.fanout", "httpx", "uvicorn.error", "engine.chain.rpc", "workers.ingest"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    result = asyncio.run(_bench(args))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
