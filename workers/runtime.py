@@ -72,10 +72,11 @@ async def open_deps(
     start_jobs: bool = True,
     bus_prefix: str = "solai:",
     queue_name: str = "solai:jobs",
+    db_schema: str | None = None,
 ) -> AsyncIterator[Deps]:
     """Open storage, bus and jobs for the configured mode, and close them in reverse order."""
     clock = clock or SystemClock()
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, schema=db_schema)
     redis: ArqRedis | None = None
     inprocess: InProcessJobs | None = None
     provider = settings.rpc_providers[0]

@@ -52,6 +52,10 @@ DEFAULT_ACCEL_SPANS_MS: Final = (1 * MINUTE_MS, 5 * MINUTE_MS)
 TRADE_KINDS: Final = frozenset({"trade", "swap"})
 # Far below any real ts (>= 0): "nothing seen yet" without an Optional in the hot path.
 _NEVER: Final = -(1 << 62)
+_NEVER_ORD: Final = (_NEVER, 0, "", 0)
+# Events sharing a block second are ordered by (slot, signature, index), never by arrival:
+# the same events in any order, live or replayed, leave the same windows.
+Order = tuple[int, int, str, int]
 # Trim the consumed prefix of the event list only when it is both long and most of the list.
 _TRIM_AT: Final = 512
 
@@ -59,7 +63,7 @@ _TRIM_AT: Final = 512
 class _Ev:
     """One retained event, reduced to what the aggregates need."""
 
-    __slots__ = ("buy", "flow", "lamports", "pden", "pnum", "smart", "trader", "ts")
+    __slots__ = ("buy", "flow", "lamports", "ord", "pden", "pnum", "smart", "trader", "ts")
 
     def __init__(
         self,
@@ -73,6 +77,7 @@ class _Ev:
         pden: int,
     ) -> None:
         self.ts = ts
+        self.ord: Order = (ts, 0, "", 0)
         self.trader = trader
         self.flow = flow
         self.buy = buy
@@ -92,6 +97,7 @@ class SpanAgg:
         "ms",
         "open_den",
         "open_num",
+        "open_ord",
         "open_ts",
         "ptr",
         "sell_lamports",
@@ -114,6 +120,7 @@ class SpanAgg:
         """Tracked buyer address -> [buys, lamports] inside the span."""
         # Price standing at the window's start: the last priced event that left the span.
         self.open_ts = _NEVER
+        self.open_ord: Order = _NEVER_ORD
         self.open_num = 0
         self.open_den = 0
 
@@ -191,8 +198,11 @@ class MintWindows:
         "_horizon",
         "_key_q",
         "_keys",
+        "_price_ord",
         "_price_ts",
+        "_res_ord",
         "_res_ts",
+        "_trade_ord",
         "accepted",
         "last_trade_ts",
         "mint",
@@ -221,12 +231,15 @@ class MintWindows:
         self.price_num = 0
         self.price_den = 0
         self._price_ts = _NEVER
+        self._price_ord: Order = _NEVER_ORD
         self.sol_reserves = 0
         self.token_reserves = 0
         self._res_ts = _NEVER
+        self._res_ord: Order = _NEVER_ORD
         self.venue: str | None = None
         """Venue of the latest trade (pumpfun while on the bonding curve)."""
         self.last_trade_ts = _NEVER
+        self._trade_ord: Order = _NEVER_ORD
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -354,9 +367,11 @@ class MintWindows:
             self.now = ts
             self._expire(ts)
             now = ts
+        okey: Order = (ts, ev.slot, ev.signature, ev.index)
         if flow or pden:
             rec = _Ev(ts, trader, flow, buy, lamports, is_smart, pnum, pden)
-            if ts == now:
+            rec.ord = okey
+            if ts == now and (not self._events or okey >= self._events[-1].ord):
                 self._events.append(rec)
                 # _fold inlined for every span: this is the hot path.
                 if not flow:
@@ -377,12 +392,15 @@ class MintWindows:
             else:
                 self._insert_late(rec, now)
 
-        # "Latest" state: a later key wins; equal ts means later arrival, hence ">=".
-        if pden and ts >= self._price_ts:
+        # "Latest" state: the greatest order key wins, whatever the arrival order.
+        if pden and okey >= self._price_ord:
+            self._price_ord = okey
             self._price_ts, self.price_num, self.price_den = ts, pnum, pden
-        if rsol and ts >= self._res_ts:
+        if rsol and okey >= self._res_ord:
+            self._res_ord = okey
             self._res_ts, self.sol_reserves, self.token_reserves = ts, rsol, rtok
-        if flow and ts >= self.last_trade_ts:
+        if flow and okey >= self._trade_ord:
+            self._trade_ord = okey
             self.last_trade_ts, self.venue = ts, ev.venue
         return True
 
@@ -417,7 +435,8 @@ class MintWindows:
             return
         events = self._events
         pos = len(events)
-        while pos > 0 and events[pos - 1].ts > ts:
+        order = rec.ord
+        while pos > 0 and events[pos - 1].ord > order:
             pos -= 1
         events.insert(pos, rec)
         for sp in self.spans:
@@ -461,6 +480,7 @@ class MintWindows:
                 if rec.pden:
                     # Leaving in order, so this is the latest price before the window.
                     sp.open_ts, sp.open_num, sp.open_den = rec.ts, rec.pnum, rec.pden
+                    sp.open_ord = rec.ord
                 p += 1
             sp.ptr = p
         gone = self.spans[-1].ptr
@@ -538,10 +558,10 @@ def _unfold_smart(sp: SpanAgg, trader: str, lamports: int) -> None:
 
 
 def _maybe_open(sp: SpanAgg, rec: _Ev) -> None:
-    # A late event before the window start is the opening price if it is the latest such:
-    # equal ts means later arrival, hence later in the order.
-    if rec.ts >= sp.open_ts:
+    # A late event before the window start is the opening price if it is the latest such.
+    if rec.ord >= sp.open_ord:
         sp.open_ts, sp.open_num, sp.open_den = rec.ts, rec.pnum, rec.pden
+        sp.open_ord = rec.ord
 
 
 class Windows:
