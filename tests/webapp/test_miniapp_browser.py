@@ -9,7 +9,8 @@ repositories, signals from the real scorer, risk reports from the real verdict r
 that match the scenario's story. The wallet is a fresh ed25519 keypair funded on the simulator;
 in the page it signs with WebCrypto's Ed25519, playing Phantom's injected provider.
 
-Screenshots of the signal list, the token page and the trade panel go to docs/screenshots/.
+Screenshots of the signal list, the token page and the trade panel go to the test's temp dir;
+with SOLAI_UPDATE_SCREENSHOTS=1 they refresh docs/screenshots/ (a test never edits the repo).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,7 @@ from workers.runtime import open_deps
 pytestmark = pytest.mark.timeout(90)
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
+DOC_SHOTS = REPO / "docs" / "screenshots"
 BOT_TOKEN = "7000000001:AAtest-token-of-the-browser-test-bot"
 LAMPORTS = 1_000_000_000
 # Telegram's own dark theme, as its clients pass it in themeParams.
@@ -196,6 +198,8 @@ async def _seed(deps: Any, sim: SimServer, events: list[ChainEvent], now: int) -
 async def test_buy_from_a_signal_confirms_on_the_simulator(
     isolated_env: Path, tmp_sqlite: str, tmp_path: Path
 ) -> None:
+    update_docs = os.environ.get("SOLAI_UPDATE_SCREENSHOTS") == "1"
+    SHOTS = DOC_SHOTS if update_docs else tmp_path / "screenshots"
     now = int(time.time() * 1000)
     # The scenario started ten minutes ago, so its trades fall in the charts' last hour.
     scenario = dataclasses.replace(load_scenario("demo"), start_unix_ms=now - 10 * 60_000)
@@ -233,6 +237,7 @@ async def test_buy_from_a_signal_confirms_on_the_simulator(
                 await page.wait_for_selector(f'.card[data-mint="{moon}"] .spark path.spark-line')
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(SHOTS / "miniapp-signals.png"))
+                assert (SHOTS / "miniapp-signals.png").stat().st_size > 10_000
 
                 # Its token page: chart, signal, risk, smart money.
                 await card.click()
