@@ -38,3 +38,20 @@ def test_logs_are_json_with_bound_context(capsys: pytest.CaptureFixture[str]) ->
         assert record["level"] == "info" and record["logger"] == "solai.test"
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_grafana_dashboard_queries_only_metrics_we_export() -> None:
+    import re
+    from pathlib import Path
+
+    dash = json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "docs" / "ops" / "grafana-dashboard.json"
+        ).read_text()
+    )
+    exported = {m.name for m in REGISTRY.collect()}
+    for panel in dash["panels"]:
+        for target in panel["targets"]:
+            for name in re.findall(r"solai_[a-z_]+", target["expr"]):
+                base = re.sub(r"_(total|bucket|count|sum)$", "", name)
+                assert base in exported, f"{panel['title']}: {name} is not exported"
