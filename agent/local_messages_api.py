@@ -25,15 +25,15 @@ import itertools
 import json
 import logging
 import math
-import socket
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from engine.net.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -211,14 +211,6 @@ def _validate(body: Any) -> None:
             raise _ApiError(400, "invalid_request_error", "tools: each tool needs name and schema")
 
 
-class _Uvicorn(uvicorn.Server):
-    # The test or demo owns the process's signals, not this embedded server.
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Leave signal handling to the owner of the process."""
-        yield
-
-
 class LocalMessagesAPI:
     """The scripted server; ``async with LocalMessagesAPI() as api: api.base_url``."""
 
@@ -230,9 +222,8 @@ class LocalMessagesAPI:
         self._script: deque[Step] = deque()
         self._cache: set[str] = set()
         self._closing = asyncio.Event()
-        self._server: _Uvicorn | None = None
-        self._task: asyncio.Task[None] | None = None
         self.app = self._build_app()
+        self._http = LoopbackServer(self.app, host=host, port=port, name="local Messages API")
 
     @property
     def base_url(self) -> str:
@@ -257,36 +248,13 @@ class LocalMessagesAPI:
 
     async def start(self) -> None:
         """Bind (an ephemeral port by default) and serve in the running event loop."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(64)
-        sock.setblocking(False)
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = _Uvicorn(config)
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("local Messages API stopped during startup")
-            await asyncio.sleep(0.005)
+        self.port = await self._http.start()
         logger.info("local Messages API on %s", self.base_url)
 
     async def stop(self) -> None:
         """Wake delayed answers and shut down."""
         self._closing.set()
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-        self._server = self._task = None
+        await self._http.stop()
 
     # -- the app --------------------------------------------------------------------------------
 

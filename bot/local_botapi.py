@@ -27,19 +27,18 @@ import itertools
 import json
 import logging
 import math
-import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 
 from bot.limits import TELEGRAM_LIMITS, PlatformLimits, Rate
 from bot.text import TELEGRAM_TEXT_LIMIT, MarkupError, telegram_html_text, utf16_len
+from engine.net.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -164,15 +163,6 @@ class _Windows:
         self.logs.setdefault(key, deque()).append(now)
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without signal handlers: the process that embeds the server owns signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Leave the process's signal handlers alone."""
-        yield
-
-
 class LocalBotApi:
     """The server: start/stop in-process on an ephemeral 127.0.0.1 port."""
 
@@ -209,9 +199,15 @@ class LocalBotApi:
         self._overall = _Windows(limits.overall)
         self._per_chat = _Windows(limits.per_chat)
         self._per_group = _Windows(limits.per_group) if limits.per_group else None
-        self._server: _Uvicorn | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
+        # A burst opens many connections at once: a deep accept backlog.
+        self._server = LoopbackServer(
+            self._asgi,
+            host=host,
+            port=port,
+            name="local Bot API",
+            backlog=1024,
+            interface="asgi3",
+        )
         self._http: httpx.AsyncClient | None = None
         self._closing = False
         self.blocked: set[int] = set()
@@ -244,46 +240,16 @@ class LocalBotApi:
 
     async def start(self) -> None:
         """Bind the port and serve."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Without TCP_NODELAY every small answer waits for a delayed ACK (~40 ms).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self.port))
-        sock.listen(1024)
-        sock.setblocking(False)
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._asgi,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            ws="none",
-            interface="asgi3",
-        )
         self._closing = False
         self._http = httpx.AsyncClient(timeout=10.0)
-        self._server = _Uvicorn(config)
-        self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("local Bot API server stopped during startup")
-            await asyncio.sleep(0.005)
+        self.port = await self._server.start()
         logger.info("local Bot API on %s", self.url)
 
     async def stop(self) -> None:
         """Answer pending long polls, stop serving and release the port."""
         self._closing = True
         self._arrived.set()
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-        self._server, self._task = None, None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        await self._server.stop()
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -25,13 +25,12 @@ import socket
 import sys
 import time
 import webbrowser
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlencode
 
-import uvicorn
 from fastapi import Request, Response
 from pydantic import SecretStr
 from sqlalchemy import func, select
@@ -44,6 +43,7 @@ from bot.limits import ChatLimiter, PlatformLimits, Rate
 from bot.reply import Reply
 from engine.clock import SystemClock
 from engine.deps import Deps
+from engine.net.loopback import LoopbackServer
 from engine.settings import RpcProvider, Settings, load_settings
 from engine.sim.jupiter import LocalJupiter
 from engine.sim.scenario import load_scenario
@@ -183,14 +183,6 @@ def has_display() -> bool:
     if sys.platform in ("darwin", "win32"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the demo owns Ctrl-C and stops every part."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def reset_db(db: Path) -> None:
@@ -366,19 +358,18 @@ class Demo:
         await self.chat.say("/alerts on")
         app = create_app(deps)
         app.middleware("http")(self._fund_on_link)
-        server = _QuietServer(
-            uvicorn.Config(
-                app,
-                host=cfg.api_host,
-                port=port,
-                log_level="warning",
-                lifespan="on",  # the app closes its Jupiter client on shutdown
-            )
+        server = LoopbackServer(
+            app,
+            host=cfg.api_host,
+            port=port,
+            name="API",
+            ws="auto",  # WS /stream
+            lifespan="on",  # the app closes its Jupiter client on shutdown
         )
+        await server.start()
         tasks = {
             asyncio.create_task(self.ingest.run(), name="ingest"),
             asyncio.create_task(self.scorer.run(), name="scorer"),
-            asyncio.create_task(server.serve(), name="api"),
         }
         chat_task = (
             asyncio.create_task(self._chat_until_eof(), name="chat") if cfg.console else None
@@ -406,7 +397,7 @@ class Demo:
         finally:
             self.ingest.stop()
             self.scorer.stop()
-            server.should_exit = True
+            await server.stop()
             if chat_task is not None:
                 chat_task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -27,7 +27,7 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, backlog: int = 128) -> socket.socket:
     """A listening, non-blocking TCP socket with TCP_NODELAY (port 0: any free port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -37,7 +37,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.listen(128)
+    sock.listen(backlog)
     sock.setblocking(False)
     return sock
 
@@ -54,6 +54,9 @@ class LoopbackServer:
         name: str = "server",
         ws: str = "none",
         graceful_s: int = 1,
+        backlog: int = 128,
+        interface: Literal["auto", "asgi3", "asgi2", "wsgi"] = "auto",
+        lifespan: Literal["on", "off"] = "off",
     ) -> None:
         self.app = app
         self.host = host
@@ -62,6 +65,9 @@ class LoopbackServer:
         self._want_port = port
         self._ws = ws
         self._graceful_s = graceful_s
+        self._backlog = backlog
+        self._interface: Literal["auto", "asgi3", "asgi2", "wsgi"] = interface
+        self._lifespan: Literal["on", "off"] = lifespan
         self._server: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
@@ -78,16 +84,18 @@ class LoopbackServer:
 
     async def start(self) -> int:
         """Bind and serve; returns the bound port."""
-        sock = bind(self.host, self._want_port)
+        sock = bind(self.host, self._want_port, self._backlog)
         self._socket = sock
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             self.app,
             log_config=None,
             access_log=False,
-            lifespan="off",
+            lifespan=self._lifespan,
             timeout_graceful_shutdown=self._graceful_s,
             ws=self._ws,
+            # A bare ASGI callable (a bound method) is not always recognised by "auto".
+            interface=self._interface,
         )
         self._server = _Uvicorn(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(sockets=[sock]))

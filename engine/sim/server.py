@@ -34,18 +34,17 @@ import asyncio
 import contextlib
 import gc
 import logging
-import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
-import uvicorn
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from engine.net.loopback import LoopbackServer
 from engine.sim.chain import SLOT_MS, Chain
 from engine.sim.generator import Generator
 from engine.sim.ledger import Ledger
@@ -163,14 +162,6 @@ class _Conn:
                 self.sent += n
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its signal handlers: the owner of the process decides about signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class SimServer:
     """A local Solana RPC + PubSub node driven by a scenario."""
 
@@ -215,10 +206,15 @@ class SimServer:
         self._conns: set[_Conn] = set()
         self._sub_ids = 0
         self._ws_server: Server | None = None
-        self._http: _Uvicorn | None = None
-        self._http_task: asyncio.Task[None] | None = None
+        self._http = LoopbackServer(
+            self._asgi,
+            host=host,
+            port=http_port,
+            name="simulator JSON-RPC",
+            backlog=512,
+            interface="asgi3",
+        )
         self._emit_task: asyncio.Task[None] | None = None
-        self._http_socket: socket.socket | None = None
         self.http_port = 0
         self.ws_port = 0
         self._slot = scenario.start_slot
@@ -260,27 +256,7 @@ class SimServer:
         """Prebuild, bind both ports, and start emitting if ``autostart``."""
         if self.prebuild:
             await self._prebuild(self.prebuild)
-        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
-        # proto says TCP, and without it every reply waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self._want_http_port))
-        sock.listen(512)
-        sock.setblocking(False)
-        self._http_socket = sock
-        self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._asgi,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            ws="none",
-            interface="asgi3",
-        )
-        self._http = _Uvicorn(config)
-        self._http_task = asyncio.get_running_loop().create_task(self._http.serve(sockets=[sock]))
+        self.http_port = await self._http.start()
         self._ws_server = await serve(
             self._ws_handler,
             self.host,
@@ -291,11 +267,6 @@ class SimServer:
             compression=None,
         )
         self.ws_port = next(iter(self._ws_server.sockets)).getsockname()[1]
-        while not self._http.started:
-            if self._http_task.done():
-                self._http_task.result()
-                raise RuntimeError("HTTP server stopped during startup")
-            await asyncio.sleep(0.005)
         logger.info(
             "simulator up: http %s ws %s (scenario %s, seed %d, rate %s)",
             self.http_url,
@@ -324,14 +295,7 @@ class SimServer:
             self._ws_server.close()
             await self._ws_server.wait_closed()
             self._ws_server = None
-        if self._http is not None and self._http_task is not None:
-            self._http.should_exit = True
-            await self._http_task
-            self._http = None
-            self._http_task = None
-        if self._http_socket is not None:
-            self._http_socket.close()
-            self._http_socket = None
+        await self._http.stop()
 
     # -- clock and emission ---------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.limits import TELEGRAM_LIMITS
 from bot.local_botapi import LocalBotApi
+from engine.net.loopback import LoopbackServer
 
 TOKEN = "123:ABC"
 
@@ -191,12 +192,15 @@ async def test_webhook_delivery_posts_updates_with_the_secret() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    other = LocalBotApi()
-    # Any ASGI app will do as the receiver; this reuses the server's uvicorn plumbing.
-    other._asgi = hook  # type: ignore[method-assign]
-    async with LocalBotApi() as api, other:
-        ok = await post(api, "setWebhook", data={"url": f"{other.url}/hook", "secret_token": "s3"})
-        assert ok.json()["ok"]
-        api.push_update({"message": {"message_id": 1}})
-        assert await api.deliver_webhook() == [200]
+    receiver = LoopbackServer(hook, name="webhook receiver", interface="asgi3")
+    await receiver.start()
+    try:
+        async with LocalBotApi() as api:
+            url = f"{receiver.url}/hook"
+            ok = await post(api, "setWebhook", data={"url": url, "secret_token": "s3"})
+            assert ok.json()["ok"]
+            api.push_update({"message": {"message_id": 1}})
+            assert await api.deliver_webhook() == [200]
+    finally:
+        await receiver.stop()
     assert received == [({"message": {"message_id": 1}, "update_id": 1}, "s3")]
