@@ -14,6 +14,7 @@ import unicodedata
 from typing import Any, Final
 
 from agent import lexicon
+from engine.signals.explain import short_address as _short_address
 
 # Per-field clip lengths: enough to recognise a token, too short to carry a long payload.
 CLIP: Final = {"name": 64, "symbol": 16, "uri": 120, "description": 200, "alias": 32}
@@ -55,9 +56,8 @@ def clean_field(field: str, value: str | None) -> str | None:
     return clean_untrusted(value, CLIP[field])
 
 
-def short_address(address: str) -> str:
-    """``7xKX…9abc``: how addresses are shown in texts (the guardrail knows these forms)."""
-    return address if len(address) <= 12 else f"{address[:4]}…{address[-4:]}"
+# How addresses are shown in texts (the guardrail knows these forms); one definition for all.
+short_address = _short_address
 
 
 def is_clean_label(text: str | None) -> bool:

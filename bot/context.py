@@ -166,10 +166,6 @@ class Ctx:
         if self.place.kind != "private" and not await self.ops.is_admin():
             raise UserError(N_("only this chat's admins can change its settings"))
 
-    def reply(self, template: str, *, title: str | None = None, **context: Any) -> Reply:
-        """A reply rendered from a template."""
-        return Reply(self.render(template, **context), title=title)
-
 
 Handler = Callable[[Ctx, dict[str, Any]], Awaitable[Reply]]
 PressHandler = Callable[[Ctx, str], Awaitable[Reply]]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -137,17 +138,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the job's result)."""
-        return {
-            "alert_key": self.alert_key,
-            "recipients": self.recipients,
-            "claimed": self.claimed,
-            "sent": self.sent,
-            "failed": self.failed,
-            "digest": self.digest,
-            "skipped_no_sender": self.skipped_no_sender,
-            "rate_limited": self.rate_limited,
-            "retried": self.retried,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(slots=True)
@@ -518,6 +509,6 @@ async def flush_digest(
 
 
 def _add(total: Report, part: Report) -> None:
-    for name in ("recipients", "claimed", "sent", "failed", "digest", "rate_limited", "retried"):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
-    total.skipped_no_sender += part.skipped_no_sender
+    for f in dataclasses.fields(Report):
+        if f.name != "alert_key":
+            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))

@@ -14,9 +14,9 @@ import importlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -27,7 +27,7 @@ from engine.deps import Deps
 from engine.services.errors import ServiceError
 from engine.trade.jupiter import JupiterClient, JupiterError
 from webapp.api import admin, market, me, rules, trade, wallets
-from webapp.api.deps import too_many
+from webapp.api.deps import DepsDep, too_many
 from webapp.auth import AuthError, RateLimiter
 from webapp.errors import errors
 from webapp.schemas import ReadinessPublic
@@ -56,15 +56,6 @@ def error_body(request: Request, code: str, message: str) -> dict[str, Any]:
         "error": {"code": code, "message": message},
         "request_id": getattr(request.state, "request_id", None),
     }
-
-
-def get_deps(request: Request) -> Deps:
-    """The process's resources, attached to the app at creation."""
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
 def _client_ip(request: Request) -> str:

@@ -96,6 +96,7 @@ class StreamHub:
         self.delivered = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._start_ms = 0
+        self._starting = asyncio.Lock()
 
     @property
     def running(self) -> bool:
@@ -104,13 +105,15 @@ class StreamHub:
 
     async def start(self) -> None:
         """Create this process's groups and start one reader per topic."""
-        if self._tasks:
-            return
-        self._start_ms = self.deps.clock.now_ms()
-        for topic in TOPICS:
-            await self.deps.bus.ensure_group(STREAMS[topic], self.group)
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._read(topic)) for topic in TOPICS]
+        # Two connections arriving together must not both start readers.
+        async with self._starting:
+            if self._tasks:
+                return
+            self._start_ms = self.deps.clock.now_ms()
+            for topic in TOPICS:
+                await self.deps.bus.ensure_group(STREAMS[topic], self.group)
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._read(topic)) for topic in TOPICS]
 
     async def stop(self) -> None:
         """Stop the readers."""

@@ -108,10 +108,6 @@ class IngestCounters:
     last_event_slot: int = 0
     provider: str = ""
 
-    def absorb(self, stats: DecodeStats) -> None:
-        """Fold the decoders' payload errors into ``decode_errors``."""
-        self.decode_errors = max(self.decode_errors, stats.decode_errors)
-
     @property
     def lag_slots(self) -> int:
         """How far behind the provider's head the last processed notification is."""
@@ -294,14 +290,18 @@ class IngestSupervisor:
             self.counters.provider = p.name
             log.info("ingesting from %s (%d programs)", p.name, len(subs))
             self.connected.set()
-            self._spawn(self._reconcile_loop(p))
+            # The session's reconciler finishes the pass it is in and ends with the session
+            # (cancelling it mid-fetch could drop a signature already marked seen).
+            session_over = asyncio.Event()
+            self._spawn(self._reconcile_loop(p, session_over))
             preferred = self._spawn(self._wait_for_preferred(p))
             reader = self._spawn(self._read(p, ws, subs))
+            stopping = self._spawn(self._stop.wait())
             done, _ = await asyncio.wait(
-                {reader, preferred, self._spawn(self._stop.wait())},
-                return_when=asyncio.FIRST_COMPLETED,
+                {reader, preferred, stopping}, return_when=asyncio.FIRST_COMPLETED
             )
-            for t in (reader, preferred):
+            session_over.set()
+            for t in (reader, preferred, stopping):
                 if t not in done:
                     t.cancel()
             if reader in done:
@@ -444,11 +444,12 @@ class IngestSupervisor:
 
     # -- backfill ---------------------------------------------------------------------------
 
-    async def _reconcile_loop(self, p: _Provider) -> None:
+    async def _reconcile_loop(self, p: _Provider, session_over: asyncio.Event) -> None:
         """Reconcile now (the gap of a reconnect), then every ``reconcile_interval_s``."""
-        while True:
+        while not session_over.is_set():
             await self.reconcile(p)
-            await asyncio.sleep(self._reconcile_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session_over.wait(), self._reconcile_s)
 
     async def reconcile(self, p: _Provider) -> None:
         """Fetch every transaction since each program's checkpoint that was not seen live."""
@@ -478,9 +479,8 @@ class IngestSupervisor:
         ]
         fetched = 0
         for _slot, sig, err in reversed(ready):  # oldest first
-            if sig in self.seen:
+            if not self.seen.add(sig):
                 continue
-            self.seen.add(sig)
             if err is None:
                 await self._fetch_and_publish(p, sig, program, backfill=True)
                 fetched += 1

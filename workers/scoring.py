@@ -129,10 +129,13 @@ class ScoringConsumer:
             await self._load_smart(session)
             reports = await session.scalars(select(RiskReport))
             for r in reports:
-                self._risk[r.mint] = verdict_from_report(r.data)
+                if self._mine(r.mint):  # a partitioned consumer only ever scores its own mints
+                    self._risk[r.mint] = verdict_from_report(r.data)
             for mint, creator in await session.execute(
                 select(Token.mint, Token.creator).where(Token.creator.is_not(None))
             ):
+                if not self._mine(mint):
+                    continue
                 if creator is not None:
                     self._creators[mint] = creator
                 self._known.add(mint)

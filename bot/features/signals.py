@@ -16,6 +16,7 @@ from bot.text import clean
 from engine.services import signals as signal_service
 from engine.services.signals import SignalCard
 from engine.services.trade import LAMPORTS_PER_SOL, buy_intent
+from engine.signals.explain import short_address
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def token_label(name: str | None, symbol: str | None, mint: str) -> str:
         return f"${sym} ({nm})"
     if sym or nm:
         return f"${sym}" if sym else nm
-    return f"{mint[:4]}…{mint[-4:]}"
+    return short_address(mint)
 
 
 def buy_buttons(ctx: Ctx, mint: str) -> list[Button]:

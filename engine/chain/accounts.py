@@ -19,6 +19,7 @@ from typing import Final
 
 from solders.pubkey import Pubkey
 
+from engine.chain.pda import key_bytes
 from engine.chain.programs import (
     MINT_ACCOUNT_LEN,
     PUMP_BONDING_CURVE_ACCOUNT,
@@ -54,8 +55,7 @@ def _key(raw: bytes) -> str:
     return str(Pubkey.from_bytes(raw))
 
 
-def _key_bytes(key: str) -> bytes:
-    return bytes(Pubkey.from_string(key))
+_key_bytes = key_bytes
 
 
 def _optional_nonzero_key(raw: bytes) -> str | None:

@@ -23,6 +23,21 @@ def _meta(address: str, *, signer: bool = False, writable: bool = False) -> Acco
     return AccountMeta(Pubkey.from_string(address), is_signer=signer, is_writable=writable)
 
 
+def _curve_head(user: str, mint: str, token_program: str, fee_recipient: str) -> list[AccountMeta]:
+    """The first eight accounts of pump.fun's ``buy`` and ``sell`` (the same in both IDLs)."""
+    curve = pda.bonding_curve(mint)
+    return [
+        _meta(P.PUMP_GLOBAL),
+        _meta(fee_recipient, writable=True),
+        _meta(mint),
+        _meta(curve, writable=True),
+        _meta(pda.ata(curve, mint, token_program), writable=True),
+        _meta(pda.ata(user, mint, token_program), writable=True),
+        _meta(user, signer=True, writable=True),
+        _meta(P.SYSTEM_PROGRAM),
+    ]
+
+
 def pump_sell(
     *,
     user: str,
@@ -35,16 +50,8 @@ def pump_sell(
 ) -> Instruction:
     """``sell(amount, min_sol_output)``: ``tokens`` raw units for at least ``min_sol_output``."""
     _check_amounts(tokens, min_sol_output)
-    curve = pda.bonding_curve(mint)
     accounts = [
-        _meta(P.PUMP_GLOBAL),
-        _meta(fee_recipient, writable=True),
-        _meta(mint),
-        _meta(curve, writable=True),
-        _meta(pda.ata(curve, mint, token_program), writable=True),
-        _meta(pda.ata(user, mint, token_program), writable=True),
-        _meta(user, signer=True, writable=True),
-        _meta(P.SYSTEM_PROGRAM),
+        *_curve_head(user, mint, token_program, fee_recipient),
         _meta(pda.creator_vault(creator), writable=True),
         _meta(token_program),
         _meta(P.PUMP_EVENT_AUTHORITY),
@@ -68,16 +75,8 @@ def pump_buy(
 ) -> Instruction:
     """``buy(amount, max_sol_cost, track_volume)``: exactly ``tokens`` for at most the cost."""
     _check_amounts(tokens, max_sol_cost)
-    curve = pda.bonding_curve(mint)
     accounts = [
-        _meta(P.PUMP_GLOBAL),
-        _meta(fee_recipient, writable=True),
-        _meta(mint),
-        _meta(curve, writable=True),
-        _meta(pda.ata(curve, mint, token_program), writable=True),
-        _meta(pda.ata(user, mint, token_program), writable=True),
-        _meta(user, signer=True, writable=True),
-        _meta(P.SYSTEM_PROGRAM),
+        *_curve_head(user, mint, token_program, fee_recipient),
         _meta(token_program),
         _meta(pda.creator_vault(creator), writable=True),
         _meta(P.PUMP_EVENT_AUTHORITY),
@@ -140,9 +139,7 @@ class PumpSwapPool:
     quote_token_program: str = P.TOKEN_PROGRAM
 
 
-def pumpswap_coin_creator_vault_authority(coin_creator: str) -> str:
-    """PumpSwap creator-fee vault authority PDA (``["creator_vault", coin_creator]``)."""
-    return pda.pda((b"creator_vault", pda.key_bytes(coin_creator)), P.PUMPSWAP_PROGRAM)[0]
+pumpswap_coin_creator_vault_authority = pda.coin_creator_vault_authority
 
 
 def _pumpswap_accounts(

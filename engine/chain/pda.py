@@ -38,6 +38,11 @@ def creator_vault(creator: str) -> str:
     return pda((b"creator-vault", key_bytes(creator)), P.PUMP_PROGRAM)[0]
 
 
+def coin_creator_vault_authority(coin_creator: str) -> str:
+    """PumpSwap creator-fee vault authority PDA (``["creator_vault", coin_creator]``)."""
+    return pda((b"creator_vault", key_bytes(coin_creator)), P.PUMPSWAP_PROGRAM)[0]
+
+
 def user_volume_accumulator(user: str, program: str = P.PUMP_PROGRAM) -> str:
     """Per-user volume accumulator PDA (pump.fun or PumpSwap)."""
     return pda((b"user_volume_accumulator", key_bytes(user)), program)[0]

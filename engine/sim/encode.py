@@ -13,8 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from solders.pubkey import Pubkey
-
+from engine.chain import pda
 from engine.chain.programs import (
     PUMP_COMPLETE_AMM_MIGRATION_EVENT,
     PUMP_COMPLETE_EVENT,
@@ -39,9 +38,8 @@ _I64: Final = struct.Struct("<q")
 _U32: Final = struct.Struct("<I")
 
 
-def key(k: str) -> bytes:
-    """32 raw bytes of a base58 public key."""
-    return bytes(Pubkey.from_string(k))
+key = pda.key_bytes
+"""32 raw bytes of a base58 public key."""
 
 
 def string(s: str) -> bytes:

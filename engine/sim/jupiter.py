@@ -401,7 +401,7 @@ class LocalJupiter:
         priced = self._price(quote.input_mint, quote.output_mint, quote.in_amount)
         if priced.amm_key != quote.route[0].amm_key:
             raise _Refusal("The quoted route is no longer available; quote again", "ROUTE_CHANGED")
-        min_out = quote.out_amount * (10_000 - quote.slippage_bps) // 10_000
+        min_out = quote.min_out()
         dynamic = bool(body.get("dynamicComputeUnitLimit", False))
         units = ESTIMATED_UNITS[(priced.kind, priced.side)] if dynamic else DEFAULT_COMPUTE_UNITS
         micro = self._micro_lamports(body, units)

@@ -117,6 +117,4 @@ def lp_mint(pool: str) -> str:
     return pda((b"pool_lp_mint", _b(pool)), PUMPSWAP_PROGRAM)[0]
 
 
-def coin_creator_vault_authority(coin_creator: str) -> str:
-    """PumpSwap creator-fee vault authority PDA."""
-    return pda((b"creator_vault", _b(coin_creator)), PUMPSWAP_PROGRAM)[0]
+coin_creator_vault_authority = chain_pda.coin_creator_vault_authority

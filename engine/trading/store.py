@@ -20,8 +20,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine.events import ChainEvent
 from engine.storage.models import Order, Tick
+from engine.storage.repos import tokens as token_repo
 from engine.storage.repos import trading as trading_repo
 from engine.trading.orders import (
     BRACKET,
@@ -533,18 +533,4 @@ async def high_since(
 
 def tick_price(tick: Tick) -> Price | None:
     """The price a stored tick reveals (the same rules as the live event)."""
-    return event_price(
-        ChainEvent(
-            kind="trade" if tick.venue == "pumpfun" else "swap",
-            venue=tick.venue,
-            signature=tick.signature,
-            slot=tick.slot,
-            ts=tick.ts,
-            mint=tick.mint,
-            side=tick.side,
-            sol_lamports=tick.sol_lamports,
-            token_amount=tick.token_amount,
-            virtual_sol_reserves=tick.virtual_sol_reserves,
-            virtual_token_reserves=tick.virtual_token_reserves,
-        )
-    )
+    return event_price(token_repo.tick_event(tick))
