@@ -79,6 +79,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./var/solai.db"
     redis_url: str | None = None
+    job_queue: str = Field(default="solai:jobs", min_length=1, max_length=100)
+    """The arq queue (Redis key) the workers take jobs from and the processes enqueue to."""
     bus_partitions: int = Field(default=8, ge=1, le=1024)
     bus_maxlen: int = Field(default=1_000_000, ge=1000)
 
@@ -118,6 +120,10 @@ class Settings(BaseSettings):
     telegram_webapp_js_url: str = "https://telegram.org/js/telegram-web-app.js"
     telegram_init_data_max_age_s: int = Field(default=3600, ge=1)
     discord_token: SecretStr | None = None
+    alert_ttl_s: int = Field(default=600, ge=1, le=86_400)
+    """A market alert not delivered this long after its fan-out began is ``expired``, not sent."""
+    alert_slice_s: float = Field(default=60.0, gt=0, le=240)
+    """One fan-out job sends for at most this long; the rest goes on in a follow-up job."""
 
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None

@@ -9,6 +9,7 @@ Every error, whatever raised it, leaves in one shape: ``{"error": {"code", "mess
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -37,6 +38,8 @@ from webapp.stream import router as stream_router
 log = logging.getLogger(__name__)
 
 UNLIMITED_PREFIXES: Final = ("/ops/liveness", "/app/static/")
+READINESS_TIMEOUT_S: Final = 2.0
+"""Each readiness check fails after this long: a silent database must not hang the probe."""
 _STATUS_CODES: Final = {
     400: "bad_request",
     401: "unauthorized",
@@ -185,20 +188,24 @@ def create_app(deps: Deps, *, jupiter: JupiterClient | None = None) -> FastAPI:
         responses={503: {"model": ReadinessPublic, "description": "A dependency is down"}},
     )
     async def readiness(deps: DepsDep) -> JSONResponse:
-        """Storage and (in production) Redis answer; 503 with the failing part otherwise."""
-        checks: dict[str, str] = {}
-        try:
+        """Storage and (in production) Redis answer; 503 with the failing part otherwise.
+
+        The checks run concurrently, each bounded by ``READINESS_TIMEOUT_S``: a database that
+        is away answers 503 within that time, not after a driver's connect timeout.
+        """
+
+        async def database() -> None:
             async with deps.db.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"error: {type(exc).__name__}"
+
+        async def redis() -> None:
+            await deps.redis.ping()
+
+        probes = {"database": database}
         if deps.redis is not None:
-            try:
-                await deps.redis.ping()
-                checks["redis"] = "ok"
-            except Exception as exc:
-                checks["redis"] = f"error: {type(exc).__name__}"
+            probes["redis"] = redis
+        results = await asyncio.gather(*(_probe(p) for p in probes.values()))
+        checks = dict(zip(probes, results, strict=True))
         ok = all(v == "ok" for v in checks.values())
         mode = "embedded" if deps.settings.embedded else "production"
         return JSONResponse(
@@ -220,6 +227,16 @@ def create_app(deps: Deps, *, jupiter: JupiterClient | None = None) -> FastAPI:
     app.include_router(stream_router)
     _include_miniapp(app)
     return app
+
+
+async def _probe(check: Callable[[], Awaitable[None]]) -> str:
+    """``ok``, or ``error: <exception type>`` (a timeout is ``error: TimeoutError``)."""
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_S):
+            await check()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
 
 
 def _include_miniapp(app: FastAPI) -> None:

@@ -28,7 +28,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.datastructures import Headers
 
-from engine.bus.base import Message
+from engine.bus.base import Message, NoGroup
 from engine.deps import Deps
 from engine.trade.bridge import TRADES_STREAM
 from webapp.api.deps import too_many
@@ -161,6 +161,9 @@ class StreamHub:
             except Exception as exc:
                 logger.warning("stream reader %s: %s", topic, exc)
                 await asyncio.sleep(1.0)
+                if isinstance(exc, NoGroup):  # Redis came back without its data
+                    with contextlib.suppress(Exception):
+                        await bus.ensure_group(stream, self.group)
                 continue
             for m in messages:
                 if _ms_of(m.id) < self._start_ms:

@@ -141,8 +141,8 @@ class ConsoleSender:
         self._sign_links = sign_links
         self.sent = 0
 
-    async def send(self, target: Target, reply: Reply) -> str:
-        """Print the alert (interactive) or just count it (headless)."""
+    async def send(self, target: Target, reply: Reply, *, skip: int = 0) -> str:
+        """Print the alert (interactive) or just count it (headless); one part, never skipped."""
         self.sent += 1
         if self._out is not None:
             text, _ = render_plain(reply, self._url)

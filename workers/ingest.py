@@ -17,6 +17,14 @@ which everything has been verified; reconciliation pages ``getSignaturesForAddre
 fetches whatever the seen-set lacks, then advances it. It runs on every (re)connect and every
 ``reconcile_interval_s`` while connected, skipping the last ``reconcile_grace_slots`` slots
 (their notifications may simply not have arrived yet).
+
+The bus (Redis) may be away or come back empty; events already marked seen must survive that,
+since the chain will not send them again. They go through a :class:`BusPublisher`: a bounded,
+ordered in-memory buffer that one task publishes with capped back-off, and a ring of what was
+published in the last seconds, sent again when the bus says it lost its data. The chain is read
+on meanwhile; past the buffer's bound live notifications are left unprocessed (not marked seen)
+until half of it is published, and then a reconcile fetches them from the checkpoint (one
+``getTransaction`` each: slower, nothing lost).
 """
 
 from __future__ import annotations
@@ -27,11 +35,13 @@ import logging
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from typing import Any
 
-from engine.bus.base import Bus
+from engine.bus.base import Bus, BusError
+from engine.bus.redis import RedisError
 from engine.chain import programs as P
 from engine.chain.decode import (
     DecodeError,
@@ -104,6 +114,17 @@ class IngestCounters:
     malformed_frames: int = 0
     reconnects: int = 0
     failovers: int = 0
+    bus_buffered: int = 0
+    """Events waiting for the bus now (Redis away or slow)."""
+    bus_buffered_max: int = 0
+    bus_errors: int = 0
+    bus_data_lost: int = 0
+    republished: int = 0
+    """Events sent again because the bus lost its data."""
+    feed_pauses: int = 0
+    """Times the bus buffer filled up and live notifications were left to the reconcile."""
+    dropped_while_full: int = 0
+    """Live notifications not processed while the buffer was full (backfilled afterwards)."""
     head_slot: int = 0
     last_event_slot: int = 0
     provider: str = ""
@@ -144,6 +165,191 @@ class SeenSignatures:
         return signature in self._items
 
 
+_Item = tuple[str, bytes, str]
+"""(mint, event JSON, venue): one event as the bus publishes it."""
+BUS_DOWN = (BusError, RedisError, OSError)
+"""What an unreachable bus raises (Redis connection errors are RedisErrors)."""
+
+
+class BusPublisher:
+    """Ingest's one way onto the bus: in order, buffered through outages, re-sent after a loss.
+
+    ``put`` never waits: events are appended to the buffer and one task (``run``) publishes it
+    in batches of up to ``batch``, retrying with capped, jittered back-off while the bus fails.
+    After every failure and every ``check_s`` it asks the bus whether it lost its data; if so,
+    the ring (events published in the last ``ring_s``, at most ``ring_max``) goes back in front
+    of the buffer and is sent again: the scorer's unique keys and windows drop what it had seen.
+    A scorer further behind than the ring when Redis loses its data misses the older events.
+
+    ``full`` is set when the buffer holds ``max_buffer`` events and cleared when it is back to
+    half: meanwhile the supervisor leaves live notifications unprocessed (not seen), and the
+    reconcile it runs once there is room again fetches them from the checkpoint.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        stream: str,
+        counters: IngestCounters,
+        *,
+        on_published: Callable[[Sequence[_Item]], None],
+        on_room: Callable[[], None] = lambda: None,
+        max_buffer: int = 100_000,
+        ring_s: float = 30.0,
+        ring_max: int = 50_000,
+        batch: int = 1000,
+        backoff_base_s: float = 0.05,
+        backoff_max_s: float = 5.0,
+        check_s: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._bus = bus
+        self._stream = stream
+        self.counters = counters
+        self._on_published = on_published
+        self._on_room = on_room
+        self._max = max_buffer
+        self._resume = max_buffer // 2
+        self._ring_s = ring_s
+        self._batch = batch
+        self._base = backoff_base_s
+        self._backoff_max = backoff_max_s
+        self._check_s = check_s
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._buffer: deque[_Item] = deque()
+        self._ring: deque[tuple[float, _Item]] = deque(maxlen=ring_max)
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._suspect = True  # the first check learns the bus's epoch
+        self._next_check = 0.0
+        self._failures = 0
+        self.full = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def put(self, events: Sequence[ChainEvent]) -> None:
+        """Queue events for the bus, in order; never waits (see ``full``)."""
+        buf = self._buffer
+        for e in events:
+            buf.append((e.mint, e.to_json(), e.venue))
+        self._sized()
+        self._wake.set()
+
+    def _sized(self) -> None:
+        n = len(self._buffer)
+        c = self.counters
+        c.bus_buffered = n
+        c.bus_buffered_max = max(c.bus_buffered_max, n)
+        M.INGEST_BUS_BUFFERED.set(n)
+        if n >= self._max and not self.full.is_set():
+            self.full.set()
+            c.feed_pauses += 1
+            log.warning(
+                "bus buffer full (%d events): live notifications are left to the reconcile", n
+            )
+        elif n <= self._resume and self.full.is_set():
+            self.full.clear()
+            log.warning("bus buffer down to %d events: reading the chain again", n)
+            self._on_room()
+
+    async def run(self) -> None:
+        """Publish until ``close``; bus failures are retried here, never raised."""
+        self._closing = False
+        while True:
+            if not self._buffer:
+                if self._closing:
+                    return
+                self._trim_ring()
+                due = self._next_check - time.monotonic()
+                if not self._ring or (due > 0 and not self._suspect):
+                    # Idle: wake for new events, or when the ring is due a data-loss check.
+                    self._wake.clear()
+                    timeout = max(due, 0.01) if self._ring else None
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout)
+                    continue
+            try:
+                if self._suspect or time.monotonic() >= self._next_check:
+                    await self._check()
+                if self._buffer:
+                    await self._send()
+            except BUS_DOWN as exc:
+                await self._failed(exc)
+                continue
+            if self._failures:
+                log.warning(
+                    "bus back after %d failed attempts; %d events still buffered",
+                    self._failures,
+                    len(self._buffer),
+                )
+                self._failures = 0
+
+    async def _check(self) -> None:
+        lost = await self._bus.lost_data()
+        self._trim_ring()
+        self._suspect = False
+        self._next_check = time.monotonic() + self._check_s
+        if not lost:
+            return
+        again = [item for _, item in self._ring]
+        self._ring.clear()
+        self._buffer.extendleft(reversed(again))
+        self.counters.bus_data_lost += 1
+        self.counters.republished += len(again)
+        M.INGEST_REPUBLISHED.inc(len(again))
+        self._sized()
+        log.error(
+            "the bus lost its data (Redis restarted empty?): re-sending %d events", len(again)
+        )
+
+    async def _send(self) -> None:
+        batch = list(islice(self._buffer, self._batch))
+        await self._bus.publish_many(self._stream, [(mint, data) for mint, data, _ in batch])
+        buf = self._buffer
+        for _ in batch:
+            buf.popleft()
+        now = time.monotonic()
+        self._ring.extend((now, item) for item in batch)
+        self._trim_ring()
+        self._sized()
+        self._on_published(batch)
+
+    def _trim_ring(self) -> None:
+        ring, horizon = self._ring, time.monotonic() - self._ring_s
+        while ring and ring[0][0] < horizon:
+            ring.popleft()
+
+    async def _failed(self, exc: BaseException) -> None:
+        self._failures += 1
+        self._suspect = True
+        self.counters.bus_errors += 1
+        delay = min(self._backoff_max, self._base * 2 ** min(self._failures - 1, 16))
+        delay *= 0.5 + self._rng.random()
+        log.log(
+            logging.WARNING if self._failures == 1 else logging.DEBUG,
+            "bus unavailable (%s): %d events buffered, retry in %.2fs",
+            type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}",
+            len(self._buffer),
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    async def close(self, task: asyncio.Task[None], timeout_s: float) -> int:
+        """Publish what is buffered within ``timeout_s``, then stop; returns the events dropped."""
+        self._closing = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        dropped = len(self._buffer)
+        if dropped:
+            log.error("stopping with the bus away: %d buffered events dropped", dropped)
+        return dropped
+
+
 @dataclass
 class _Provider:
     config: RpcProvider
@@ -182,6 +388,12 @@ class IngestSupervisor:
         dedupe_capacity: int = 1_000_000,
         reconcile_interval_s: float = 5.0,
         reconcile_grace_slots: int = 4,
+        bus_buffer: int = 100_000,
+        republish_s: float = 30.0,
+        republish_max: int = 50_000,
+        bus_backoff_max_s: float = 5.0,
+        bus_check_s: float = 5.0,
+        drain_timeout_s: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
         if not providers:
@@ -218,6 +430,22 @@ class IngestSupervisor:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.seen = SeenSignatures(dedupe_capacity)
         self.counters = IngestCounters()
+        self._catch_up = asyncio.Event()
+        """Set when the bus buffer has room again: reconcile now, not at the next interval."""
+        self.publisher = BusPublisher(
+            bus,
+            EVENTS_STREAM,
+            self.counters,
+            on_published=self._published,
+            on_room=self._catch_up.set,
+            max_buffer=bus_buffer,
+            ring_s=republish_s,
+            ring_max=republish_max,
+            backoff_max_s=bus_backoff_max_s,
+            check_s=bus_check_s,
+            rng=self._rng,
+        )
+        self._drain_timeout_s = drain_timeout_s
         self.checkpoint: dict[str, tuple[int, str]] = {}
         """Per program: (slot, signature) up to which every transaction has been handled."""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -240,7 +468,8 @@ class IngestSupervisor:
             await p.rpc.aclose()
 
     async def run(self) -> None:
-        """Ingest until ``stop()``; provider failures are handled here, never raised."""
+        """Ingest until ``stop()``; provider and bus failures are handled here, never raised."""
+        publishing = asyncio.create_task(self.publisher.run())
         try:
             while not self._stop.is_set():
                 provider = await self._next_provider()
@@ -253,6 +482,7 @@ class IngestSupervisor:
         finally:
             self.connected.clear()
             await self._drain_tasks()
+            await self.publisher.close(publishing, self._drain_timeout_s)
 
     async def _next_provider(self) -> _Provider | None:
         while not self._stop.is_set():
@@ -327,6 +557,11 @@ class IngestSupervisor:
             program = subs.get(note.subscription)
             if program is None:
                 continue
+            if self.publisher.full.is_set():
+                # The bus buffer is full: not processed, so not seen; the reconcile that runs
+                # once there is room fetches it from the checkpoint.
+                self.counters.dropped_while_full += 1
+                continue
             await self._on_logs(p, program, note)
             p.failures = 0
 
@@ -398,12 +633,13 @@ class IngestSupervisor:
         task.add_done_callback(self._fetches.discard)
 
     async def _publish(self, events: Sequence[ChainEvent]) -> None:
-        if not events:
-            return
-        await self._bus.publish_many(EVENTS_STREAM, [(e.mint, e.to_json()) for e in events])
-        self.counters.events += len(events)
-        for e in events:
-            M.INGEST_EVENTS.labels(e.venue).inc()
+        if events:
+            self.publisher.put(events)
+
+    def _published(self, items: Sequence[_Item]) -> None:
+        self.counters.events += len(items)
+        for _, _, venue in items:
+            M.INGEST_EVENTS.labels(venue).inc()
 
     async def _fetch_and_publish(
         self, p: _Provider, signature: str, program: str, *, backfill: bool
@@ -445,11 +681,13 @@ class IngestSupervisor:
     # -- backfill ---------------------------------------------------------------------------
 
     async def _reconcile_loop(self, p: _Provider, session_over: asyncio.Event) -> None:
-        """Reconcile now (the gap of a reconnect), then every ``reconcile_interval_s``."""
+        """Reconcile now (the gap of a reconnect), then every ``reconcile_interval_s`` and
+        whenever the bus buffer has room again after being full."""
         while not session_over.is_set():
+            self._catch_up.clear()
             await self.reconcile(p)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session_over.wait(), self._reconcile_s)
+                await asyncio.wait_for(_either(session_over, self._catch_up), self._reconcile_s)
 
     async def reconcile(self, p: _Provider) -> None:
         """Fetch every transaction since each program's checkpoint that was not seen live."""
@@ -468,30 +706,34 @@ class IngestSupervisor:
         last = self.checkpoint.get(program)
         if last is None:
             # First start: anchor at the chain's newest transaction; live takes it from here.
+            # A program without any yet anchors at the start of its history (no signature),
+            # so what a pause of the feed drops before its first transaction is found too.
             newest = await p.rpc.get_signatures_for_address(program, limit=1)
-            if newest:
-                self.checkpoint[program] = (newest[0].slot, newest[0].signature)
+            self.checkpoint[program] = (newest[0].slot, newest[0].signature) if newest else (0, "")
             return
-        found = await self._signatures_since(p, program, last[1])
+        found = await self._signatures_since(p, program, last[1] or None)
         horizon = self.counters.head_slot - self._grace
         ready = [
             (slot, sig, err) for slot, sig, err in found if self._grace == 0 or slot <= horizon
         ]
         fetched = 0
-        for _slot, sig, err in reversed(ready):  # oldest first
-            if not self.seen.add(sig):
-                continue
-            if err is None:
+        verified: tuple[int, str] | None = None
+        for slot, sig, err in reversed(ready):  # oldest first
+            if self.publisher.full.is_set():
+                break  # the bus buffer is full: the next pass goes on from the checkpoint
+            if self.seen.add(sig) and err is None:
                 await self._fetch_and_publish(p, sig, program, backfill=True)
                 fetched += 1
-        if ready:
-            # ``found`` is newest first; the checkpoint moves to the newest verified signature.
-            self.checkpoint[program] = (ready[0][0], ready[0][1])
+            verified = (slot, sig)
+        if verified is not None:
+            # The checkpoint moves to the newest verified signature (all of ``ready`` unless
+            # the pass stopped early).
+            self.checkpoint[program] = verified
         if fetched:
             log.info("backfilled %d transactions of %s from %s", fetched, program, p.name)
 
     async def _signatures_since(
-        self, p: _Provider, program: str, until: str
+        self, p: _Provider, program: str, until: str | None
     ) -> list[tuple[int, str, Any]]:
         out: list[tuple[int, str, Any]] = []
         before: str | None = None
@@ -519,3 +761,13 @@ class IngestSupervisor:
             if t not in self._fetches:
                 t.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
+    """Wait until one of two events is set."""
+    waits = [asyncio.create_task(a.wait()), asyncio.create_task(b.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in waits:
+            t.cancel()

@@ -71,7 +71,7 @@ async def open_deps(
     clock: Clock | None = None,
     start_jobs: bool = True,
     bus_prefix: str = "solai:",
-    queue_name: str = "solai:jobs",
+    queue_name: str | None = None,
     db_schema: str | None = None,
 ) -> AsyncIterator[Deps]:
     """Open storage, bus and jobs for the configured mode, and close them in reverse order."""
@@ -92,7 +92,7 @@ async def open_deps(
             bus = RedisBus(
                 redis, settings.bus_partitions, prefix=bus_prefix, maxlen=settings.bus_maxlen
             )
-            jobs = ArqJobs(redis, queue_name=queue_name)
+            jobs = ArqJobs(redis, queue_name=queue_name or settings.job_queue)
         else:
             bus = MemoryBus(settings.bus_partitions, maxlen=settings.bus_maxlen, clock=clock)
             inprocess = InProcessJobs(registry)

@@ -18,6 +18,14 @@ class BusError(RuntimeError):
     """The bus could not do what was asked (unreachable backend, bad arguments)."""
 
 
+class NoGroup(BusError):
+    """The consumer group does not exist (never created, or the backend lost its data).
+
+    A consumer answers it with ``ensure_group`` and carries on: after a Redis restart without its
+    data the streams and groups are gone, and re-creating the group is the whole repair.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One delivered message; ``deliveries`` counts how many times it was handed out."""
@@ -91,6 +99,13 @@ class Bus(Protocol):
 
     async def backlog(self, stream: str, group: str) -> int:
         """Messages not yet delivered to the group, over all partitions."""
+        ...
+
+    async def lost_data(self) -> bool:
+        """True when the backend lost what it held since the last call (a restart without its
+        data): publishers then re-send their recent messages, consumers re-create their groups.
+        The first call only takes note of the current state. Never true in-process.
+        """
         ...
 
     async def close(self) -> None:

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from engine.bus.base import BusError, Message, check_partitions, partition_for
+from engine.bus.base import BusError, Message, NoGroup, check_partitions, partition_for
 from engine.clock import Clock, SystemClock
 
 
@@ -106,7 +106,7 @@ class MemoryBus:
     def _group(self, stream: str, group: str) -> tuple[_Stream, _Group]:
         s = self._streams.get(stream)
         if s is None or group not in s.groups:
-            raise BusError(f"no consumer group {group!r} on stream {stream!r}: call ensure_group")
+            raise NoGroup(f"no consumer group {group!r} on stream {stream!r}: call ensure_group")
         return s, s.groups[group]
 
     def _take_new(
@@ -204,6 +204,10 @@ class MemoryBus:
             if part:
                 total += len(part) - _first_at_or_after(part, max(g.next_seq[p], s.first_seq[p]))
         return total
+
+    async def lost_data(self) -> bool:
+        """Never: the streams live and die with this process, and so do their users."""
+        return False
 
     async def close(self) -> None:
         """Nothing to release: memory goes with the process."""

@@ -1,14 +1,24 @@
-"""Redis Streams bus: one stream key per partition, consumer groups, XAUTOCLAIM for re-claiming."""
+"""Redis Streams bus: one stream key per partition, consumer groups, XAUTOCLAIM for re-claiming.
+
+Redis can come back from a restart without its data (no persistence, a lost volume) or with
+only part of it (``appendfsync everysec`` or RDB snapshots lose the last writes). Streams and
+groups then vanish or roll back silently, so :meth:`RedisBus.lost_data` checks two things: an
+epoch marker the bus writes with ``SET NX`` (gone or replaced: everything was lost), and the
+last id this bus appended to each stream (a stream whose last id is now older, or that is gone:
+its tail was lost). Callers ask after every reconnect and every few seconds; connection errors
+themselves surface as ``RedisError`` (re-exported here) and are the caller's to retry.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from engine.bus.base import BusError, Message, check_partitions, partition_for
+from engine.bus.base import BusError, Message, NoGroup, check_partitions, partition_for
 
 _KEY = b"k"
 _DATA = b"d"
@@ -31,6 +41,9 @@ class RedisBus:
         self._partitions = partitions
         self._prefix = prefix
         self._maxlen = maxlen
+        self._epoch: str | None = None
+        self._last_ids: dict[str, tuple[int, int]] = {}
+        """Per stream key, the newest id this bus appended (to notice a rolled-back tail)."""
 
     @property
     def partitions(self) -> int:
@@ -49,22 +62,30 @@ class RedisBus:
             maxlen=self._maxlen,
             approximate=True,
         )
-        return _s(msg_id)
+        out = _s(msg_id)
+        self._last_ids[self._key(stream, p)] = _id(out)
+        return out
 
     async def publish_many(self, stream: str, items: Sequence[tuple[str, bytes]]) -> list[str]:
         """Append many messages in one pipelined round trip, keeping their order per key."""
         if not items:
             return []
         pipe = self._r.pipeline(transaction=False)
+        keys = []
         for key, payload in items:
             p = partition_for(key, self._partitions)
+            stream_key = self._key(stream, p)
+            keys.append(stream_key)
             pipe.xadd(
-                self._key(stream, p),
+                stream_key,
                 {_KEY: key.encode(), _DATA: payload},
                 maxlen=self._maxlen,
                 approximate=True,
             )
-        return [_s(i) for i in await pipe.execute()]
+        ids = [_s(i) for i in await pipe.execute()]
+        for stream_key, msg_id in zip(keys, ids, strict=True):
+            self._last_ids[stream_key] = _id(msg_id)  # ids grow per stream: the last one wins
+        return ids
 
     async def ensure_group(self, stream: str, group: str) -> None:
         """Create the consumer group on every partition (idempotent), reading from the start."""
@@ -97,10 +118,7 @@ class RedisBus:
                 block=block_ms if block_ms > 0 else None,
             )
         except ResponseError as exc:
-            if "NOGROUP" in str(exc):
-                raise BusError(
-                    f"no consumer group {group!r} on stream {stream!r}: call ensure_group"
-                ) from exc
+            _raise_no_group(exc, stream, group)
             raise
         out: list[Message] = []
         for raw_key, entries in reply or ():
@@ -135,9 +153,13 @@ class RedisBus:
         out: list[Message] = []
         for p in check_partitions(partitions, self._partitions):
             key = self._key(stream, p)
-            reply = await self._r.xautoclaim(
-                key, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
-            )
+            try:
+                reply = await self._r.xautoclaim(
+                    key, group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+                )
+            except ResponseError as exc:
+                _raise_no_group(exc, stream, group)
+                raise
             entries = [(i, f) for i, f in reply[1] if f]  # trimmed entries come back empty
             if not entries:
                 continue
@@ -176,12 +198,59 @@ class RedisBus:
                     total += int(g.get("lag") or 0)
         return total
 
+    async def lost_data(self) -> bool:
+        """True when Redis lost data since the last call (see the module docstring).
+
+        One MULTI round trip for the epoch (``SET NX`` + ``GET``), plus one pipelined
+        ``XINFO STREAM`` per stream this bus appended to. The first call only learns the epoch.
+        After a loss the remembered ids are forgotten: the new streams start afresh.
+        """
+        key = f"{self._prefix}epoch"
+        pipe = self._r.pipeline(transaction=True)
+        pipe.set(key, uuid.uuid4().hex, nx=True)
+        pipe.get(key)
+        _, current = await pipe.execute()
+        epoch = _s(current) if current is not None else None
+        known, self._epoch = self._epoch, epoch
+        lost = known is not None and epoch != known
+        if not lost and self._last_ids:
+            lost = await self._tail_lost()
+        if lost:
+            self._last_ids.clear()
+        return lost
+
+    async def _tail_lost(self) -> bool:
+        pipe = self._r.pipeline(transaction=False)
+        keys = list(self._last_ids)
+        for k in keys:
+            pipe.xinfo_stream(k)
+        for k, info in zip(keys, await pipe.execute(raise_on_error=False), strict=True):
+            if isinstance(info, ResponseError):  # "no such key": the stream is gone
+                return True
+            if isinstance(info, Exception):
+                raise info
+            if _id(_s(info["last-generated-id"])) < self._last_ids[k]:
+                return True
+        return False
+
     async def close(self) -> None:
         """The Redis client belongs to the caller, which closes it."""
 
 
 def _s(v: bytes | str) -> str:
     return v.decode() if isinstance(v, bytes) else v
+
+
+def _id(msg_id: str) -> tuple[int, int]:
+    ms, _, seq = msg_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _raise_no_group(exc: ResponseError, stream: str, group: str) -> None:
+    if "NOGROUP" in str(exc):
+        raise NoGroup(
+            f"no consumer group {group!r} on stream {stream!r}: call ensure_group"
+        ) from exc
 
 
 def _message(stream: str, p: int, msg_id: Any, fields: Any, deliveries: int) -> Message:
@@ -193,4 +262,4 @@ def _message(stream: str, p: int, msg_id: Any, fields: Any, deliveries: int) -> 
     return Message(stream, p, _s(msg_id), key, bytes(data), deliveries)
 
 
-__all__ = ["RedisBus", "RedisError"]
+__all__ = ["BusError", "NoGroup", "RedisBus", "RedisError"]

@@ -34,10 +34,30 @@ INGEST_DUPLICATES = Counter(
 INGEST_LAG_SLOTS = Gauge(
     "solai_ingest_lag_slots", "Provider head slot minus last processed slot", registry=REGISTRY
 )
+INGEST_BUS_BUFFERED = Gauge(
+    "solai_ingest_bus_buffered",
+    "Decoded events waiting in ingest's buffer for the bus (Redis away or slow)",
+    registry=REGISTRY,
+)
+INGEST_REPUBLISHED = Counter(
+    "solai_ingest_republished",
+    "Events published again because the bus (Redis) lost its data",
+    registry=REGISTRY,
+)
 SCORER_EVENTS = Counter("solai_scorer_events", "Events scored", registry=REGISTRY)
 SCORER_SIGNALS = Counter("solai_scorer_signals", "Signals fired", registry=REGISTRY)
 SCORER_BAD_MESSAGES = Counter(
     "solai_scorer_bad_messages", "Bus messages that were not valid events", registry=REGISTRY
+)
+SCORER_WRITE_PENDING = Gauge(
+    "solai_scorer_write_pending",
+    "1 while a scored batch waits for the database (consumption paused), else 0",
+    registry=REGISTRY,
+)
+SCORER_WRITE_RETRIES = Counter(
+    "solai_scorer_write_retries",
+    "Batch writes that failed because the database was unavailable (and were retried)",
+    registry=REGISTRY,
 )
 SIGNAL_LATENCY_MS = Histogram(
     "solai_signal_latency_ms",

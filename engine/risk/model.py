@@ -67,5 +67,6 @@ class RiskVerdict:
 
     @property
     def blocks_buy(self) -> bool:
-        """True when no buy button may be offered (untradeable, freezable, critical)."""
-        return self.level == "critical"
+        """True when no buy button may be offered: critical (untradeable, freezable, …), or
+        unknown (the mint was never read: fail closed, as before any check ran)."""
+        return self.level in ("critical", "unknown")

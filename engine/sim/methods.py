@@ -173,6 +173,8 @@ class RpcMethods:
         return out
 
     def _account_json(self, address: str, encoding: str) -> dict[str, Any] | None:
+        if self.server.account_hidden(address):
+            return None
         view = self.server.chain.account_view(address)
         if view is None:
             return None
@@ -220,7 +222,7 @@ class RpcMethods:
         """getTokenLargestAccounts: the 20 largest holders."""
         mint = _pubkey_param(params)
         m = self.server.chain.mints.get(mint)
-        if m is None:
+        if m is None or self.server.account_hidden(mint, consume=False):
             raise _invalid("Invalid param: not a Token mint")
         out = []
         for acct in self.server.chain.largest_accounts(mint):
@@ -240,7 +242,7 @@ class RpcMethods:
         """getTokenSupply."""
         mint = _pubkey_param(params)
         m = self.server.chain.mints.get(mint)
-        if m is None:
+        if m is None or self.server.account_hidden(mint, consume=False):
             raise _invalid("Invalid param: not a Token mint")
         ui, text = ui_amount(m.supply, m.decimals)
         return self._context(

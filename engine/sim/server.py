@@ -25,7 +25,8 @@ the transactions first (~8 KB each); ``start_on_subscribe`` holds the clock unti
 Faults (:class:`Faults`, or the ``simControl`` JSON-RPC method): drop all WebSocket connections,
 stall them (stop sending without closing), lag them, send malformed frames, drop the next N
 notifications, answer the next N HTTP requests with 429/5xx or a malformed body, report the
-node as behind in ``getHealth``.
+node as behind in ``getHealth``, answer for an account as if it did not exist yet (a node that
+has not caught up with a brand-new mint) for its next N reads or for T seconds.
 """
 
 from __future__ import annotations
@@ -86,8 +87,29 @@ class Faults:
     http_limit: tuple[float, float] | None = None
     """(requests per second, burst): answer 429 beyond it, as a provider's limiter does."""
     http_limit_retry_after: float = 1.0
+    hidden_reads: dict[str, int] = field(default_factory=dict)
+    """address -> account reads still answered ``null`` (the account "does not exist yet")."""
+    hidden_until: dict[str, float] = field(default_factory=dict)
+    """address -> ``time.monotonic()`` until which the account reads as ``null``."""
     _limit_tokens: float = 0.0
     _limit_at: float = 0.0
+
+    def hides(self, address: str, now: float, *, consume: bool = True) -> bool:
+        """True when ``address`` must read as absent now; ``consume`` counts it as a read."""
+        left = self.hidden_reads.get(address, 0)
+        if left > 0:
+            if consume:
+                if left == 1:
+                    del self.hidden_reads[address]
+                else:
+                    self.hidden_reads[address] = left - 1
+            return True
+        until = self.hidden_until.get(address)
+        if until is not None:
+            if now < until:
+                return True
+            del self.hidden_until[address]
+        return False
 
     def over_limit(self, now: float) -> bool:
         """Take one request from the provider-side budget; True when it is exhausted."""
@@ -230,6 +252,7 @@ class SimServer:
             "http_requests": 0,
             "http_429": 0,
             "ws_connections": 0,
+            "accounts_hidden": 0,
         }
         self.done = asyncio.Event()
 
@@ -531,6 +554,35 @@ class SimServer:
         for _ in range(count):
             self.faults.http_malformed.append(kind)
 
+    def hide_account(
+        self, address: str, *, reads: int | None = None, seconds: float | None = None
+    ) -> None:
+        """Answer ``null`` for ``address`` (getAccountInfo, getMultipleAccounts) for its next
+        ``reads`` reads and/or for ``seconds``; its token queries fail as for an unknown mint.
+
+        What a node behind the cluster does with a mint created a moment ago. ``reads=0`` and
+        ``seconds=0`` make it visible again.
+        """
+        if reads is not None:
+            if reads > 0:
+                self.faults.hidden_reads[address] = reads
+            else:
+                self.faults.hidden_reads.pop(address, None)
+        if seconds is not None:
+            if seconds > 0:
+                self.faults.hidden_until[address] = time.monotonic() + seconds
+            else:
+                self.faults.hidden_until.pop(address, None)
+
+    def account_hidden(self, address: str, *, consume: bool = True) -> bool:
+        """Whether a read of ``address`` must answer as if it did not exist (see above)."""
+        if not (self.faults.hidden_reads or self.faults.hidden_until):
+            return False
+        hidden = self.faults.hides(address, time.monotonic(), consume=consume)
+        if hidden and consume:
+            self.stats["accounts_hidden"] += 1
+        return hidden
+
     def control(self, action: str, cfg: dict[str, Any]) -> Any:
         """The ``simControl`` JSON-RPC method."""
         if action == "dropWs":
@@ -565,6 +617,14 @@ class SimServer:
             return True
         if action == "unhealthy":
             self.faults.unhealthy_slots = int(cfg.get("slots", 0))
+            return True
+        if action == "hideAccount":
+            reads, seconds = cfg.get("reads"), cfg.get("seconds")
+            self.hide_account(
+                str(cfg["address"]),
+                reads=None if reads is None else int(reads),
+                seconds=None if seconds is None else float(seconds),
+            )
             return True
         if action == "pause":
             self.pause()

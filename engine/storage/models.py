@@ -303,7 +303,12 @@ class Subscription(Base):
 
 
 class AlertDelivery(Base):
-    """One alert to one chat: the key that makes fan-out exactly-once per chat."""
+    """One alert to one chat: the key that makes fan-out exactly-once per chat.
+
+    ``status`` moves ``pending`` → ``sending`` (committed before the HTTP call) → ``sent`` /
+    ``failed`` / ``retry`` / ``in_doubt``; ``expired`` and ``digest`` as well (see
+    ``engine.services.deliveries``). ``owner`` is the job run holding the row until ``lease_ts``.
+    """
 
     __tablename__ = "alert_deliveries"
     alert_key: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -315,6 +320,12 @@ class AlertDelivery(Base):
     message_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     updated_ts: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    lease_ts: Mapped[int | None] = mapped_column(BigInteger)
+    next_attempt_ts: Mapped[int | None] = mapped_column(BigInteger)
+    expires_ts: Mapped[int | None] = mapped_column(BigInteger)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    __table_args__ = (Index("ix_alert_deliveries_status_next", "status", "next_attempt_ts"),)
 
 
 class AuditLog(Base):
@@ -327,6 +338,24 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobOutbox(Base):
+    """A job the scorer decided on, written in the same transaction as its batch.
+
+    The queue (arq on Redis) can lose a job the database already counts on (Redis restarted
+    without its data); a relay re-enqueues rows still not done after a while, under the same
+    job id, and the job runners mark a row done when its job ends for good
+    (``engine.jobs.outbox``).
+    """
+
+    __tablename__ = "job_outbox"
+    job_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kwargs: Mapped[dict[str, Any]] = mapped_column()
+    created_ts: Mapped[int] = mapped_column(BigInteger)
+    done_ts: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_job_outbox_done_created", "done_ts", "created_ts"),)
 
 
 HYPERTABLES = {"ticks": "ts", "signals": "ts"}

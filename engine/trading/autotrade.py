@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.clock import Clock
 from engine.risk.engine import verdict_from_report
-from engine.storage.models import AuditLog, AutoTradeRule, Order, RiskReport, Signal, Token, User
+from engine.storage.models import AuditLog, AutoTradeRule, Order, Signal, Token, User
 from engine.storage.repos import audit
+from engine.storage.repos import signals as signal_repo
 from engine.storage.repos import trading as trading_repo
 from engine.trading import store
 from engine.trading.errors import OrderParamsError, QuoteUnavailable
@@ -300,7 +301,8 @@ class AutoTrader:
         quote: Quote | None,
         now: int,
     ) -> PolicyDecision:
-        report = await session.get(RiskReport, facts.mint)
+        # An expired report is as good as none: the policy then fails closed (risk_unknown).
+        report = await signal_repo.get_risk_report(session, mint=facts.mint, now_ms=now)
         verdict = verdict_from_report(report.data) if report is not None else None
         token = await session.get(Token, facts.mint)
         user = await session.get(User, rule.user_id)

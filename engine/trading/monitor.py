@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -66,6 +66,7 @@ class PriceMonitor:
         self._last: dict[str, tuple[Price, int]] = {}
         self._saved_at: dict[int, int] = {}
         self._lock = asyncio.Lock()
+        self._newest_parent = 0
         self.counters = MonitorCounters()
 
     # -- the index ------------------------------------------------------------------------
@@ -102,8 +103,31 @@ class PriceMonitor:
         self._index.clear()
         for m in machines:
             self._put(m)
+        self._note_newest(machines)
         logger.info("monitor watches %d order groups on %d mints", len(machines), len(self._index))
         return len(machines)
+
+    async def load_new(self) -> int:
+        """Start watching groups opened since the last load (by the API, a bot); returns how many.
+
+        Cheap enough to run every few seconds: one indexed query when nothing is new, and the
+        high catch-up only for the new groups. A group whose id is below the newest seen (two
+        transactions committing out of order) waits for the next full ``load``.
+        """
+        async with self._sessions() as session:
+            found = await store.load_machines(session, after_id=self._newest_parent)
+            for m in found:
+                await _catch_up_high(session, m)
+        for m in found:
+            self._put(m)
+        self._note_newest(found)
+        if found:
+            logger.info("monitor picked up %d new order groups", len(found))
+        return len(found)
+
+    def _note_newest(self, machines: Iterable[Machine]) -> None:
+        for m in machines:
+            self._newest_parent = max(self._newest_parent, m.parent_id)
 
     async def track(self, parent_id: int) -> bool:
         """Start watching one group (after it was attached); False when it is not open."""
@@ -113,6 +137,7 @@ class PriceMonitor:
                 await _catch_up_high(session, m)
         for m in found:
             self._put(m)
+        self._note_newest(found)
         return bool(found)
 
     def forget(self, mint: str, parent_id: int) -> None:

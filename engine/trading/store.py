@@ -258,14 +258,20 @@ def build_machine(parent: Order, children: list[Order]) -> Machine:
 
 
 async def load_machines(
-    session: AsyncSession, *, mint: str | None = None, parent_ids: list[int] | None = None
+    session: AsyncSession,
+    *,
+    mint: str | None = None,
+    parent_ids: list[int] | None = None,
+    after_id: int | None = None,
 ) -> list[Machine]:
-    """The state machines of open groups (all, one mint's, or the given parents)."""
+    """The state machines of open groups (all, one mint's, the given parents, or newer ones)."""
     stmt = select(Order).where(Order.status == OPEN, Order.kind.in_(sorted(GROUP_KINDS)))
     if mint is not None:
         stmt = stmt.where(Order.mint == mint)
     if parent_ids is not None:
         stmt = stmt.where(Order.id.in_(parent_ids))
+    if after_id is not None:
+        stmt = stmt.where(Order.id > after_id)
     parents = list((await session.scalars(stmt.execution_options(populate_existing=True))).all())
     if not parents:
         return []

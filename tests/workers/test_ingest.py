@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 
@@ -17,6 +16,7 @@ from engine.settings import RpcProvider
 from engine.sim.scenario import load_scenario
 from engine.sim.server import SimServer
 from engine.sim.tx import SimTx
+from tests.support.proxy import TcpProxy
 from workers.ingest import IngestSupervisor, needs_transaction
 
 pytestmark = pytest.mark.timeout(60)
@@ -147,56 +147,6 @@ async def test_silently_skipped_notifications_are_found_without_a_reconnect() ->
     assert col.contents() == expected
     assert sup.counters.reconnects == 0
     assert sup.counters.backfilled == 7
-
-
-class TcpProxy:
-    """A loopback TCP forwarder that can be taken down (connections cut) and brought back."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def up(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-
-    async def down(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for w in list(self._writers):
-            w.transport.abort()
-        for t in list(self._pipes):
-            t.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers.update({writer, up_w})
-        for src, dst in ((reader, up_w), (up_r, writer)):
-            task = asyncio.create_task(self._pipe(src, dst))
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
-
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            dst.transport.abort()
-            self._writers.discard(dst)
 
 
 async def test_failover_to_second_provider_and_back_to_the_first() -> None:

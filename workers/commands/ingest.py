@@ -15,7 +15,7 @@ from engine.clock import SystemClock
 from engine.settings import get_settings
 from workers.ingest import IngestSupervisor
 from workers.jobs.registry import default_registry
-from workers.observability import serve_metrics
+from workers.observability import READINESS, serve_metrics
 from workers.runtime import open_deps
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,10 @@ def register(sub: Any) -> None:
     p.add_argument("--stats-every", type=float, default=10.0, help="seconds between stat lines")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument(
-        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics, /ops/liveness and /ops/readiness on this port",
     )
     p.set_defaults(func=run)
 
@@ -51,6 +54,7 @@ async def _run(stats_every: float, duration: float | None) -> int:
             commitment=settings.rpc_commitment,
             rpc_timeout_s=settings.rpc_timeout_s,
         )
+        READINESS.add("rpc", lambda: "ok" if sup.connected.is_set() else "error: no provider")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):

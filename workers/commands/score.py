@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.settings import get_settings
 from workers.jobs.registry import default_registry
-from workers.observability import serve_metrics
+from workers.observability import READINESS, Readiness, serve_metrics
 from workers.runtime import open_deps
 from workers.scoring import ScoringConsumer
 
@@ -30,7 +30,10 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--name", default=None, help="consumer name (default: host-pid)")
     p.add_argument(
-        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics, /ops/liveness and /ops/readiness on this port",
     )
     p.set_defaults(func=run)
 
@@ -62,10 +65,21 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(partitions, name))
 
 
+def report_readiness(consumer: ScoringConsumer, readiness: Readiness = READINESS) -> None:
+    """The consumer's readiness checks: the database as its writes see it, and that it runs.
+
+    While a batch waits for an unavailable database the ``database`` check fails (503), so a
+    load balancer or an operator sees the stall before the backlog grows large.
+    """
+    readiness.add("database", consumer.storage_status)
+    readiness.add("consumer", lambda: "ok" if consumer.running else "error: not consuming")
+
+
 async def _run(partitions: list[int] | None, name: str) -> int:
     settings = get_settings()
     async with open_deps(settings, default_registry()) as deps:
         consumer = ScoringConsumer(deps, consumer=name, partitions=partitions)
+        report_readiness(consumer)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):

@@ -8,7 +8,7 @@ import contextlib
 from typing import Any
 
 from engine.settings import ConfigError, get_settings
-from workers.jobs.arq import DEFAULT_QUEUE, build_worker
+from workers.jobs.arq import build_worker
 from workers.jobs.registry import default_registry
 from workers.observability import serve_metrics
 from workers.runtime import connect_redis, open_deps
@@ -22,7 +22,10 @@ def register(sub: Any) -> None:
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--max-jobs", type=int, default=50, help="jobs run concurrently")
     p.add_argument(
-        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics, /ops/liveness and /ops/readiness on this port",
     )
     p.set_defaults(func=run)
 
@@ -56,7 +59,7 @@ async def _run(burst: bool, max_jobs: int) -> int:
     worker = build_worker(
         registry,
         redis,
-        queue_name=DEFAULT_QUEUE,
+        queue_name=settings.job_queue,
         on_startup=startup,
         on_shutdown=shutdown,
         burst=burst,

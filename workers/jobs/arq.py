@@ -13,6 +13,7 @@ from arq.jobs import Job, JobStatus
 from arq.typing import StartupShutdown
 
 from engine.jobs.base import JSON, JobContext, JobRegistry, JobResult, JobSpec, Transient
+from engine.jobs.outbox import job_ended
 from engine.observability import metrics as M
 
 DEFAULT_QUEUE = "solai:jobs"
@@ -39,27 +40,50 @@ class JobTriesExhausted(RuntimeError):
     """A job kept failing transiently until its try budget ran out."""
 
 
+# arq's own timeout is a backstop only: ours fires first, so a timed-out job is an ordinary
+# failure that still gets its outbox row marked done within the margin.
+_ARQ_TIMEOUT_MARGIN_S = 5.0
+
+
 def arq_function(spec: JobSpec) -> Any:
-    """Wrap one of our job specs as an arq function with the same limits."""
+    """Wrap one of our job specs as an arq function with the same limits.
+
+    When the job ends for good (success, a non-transient error, tries exhausted, timeout) its
+    row in the job outbox, if it has one, is marked done (``engine.jobs.outbox``). A Retry is
+    not an end; neither is a cancellation (arq cancels on shutdown and runs the job again).
+    """
 
     @functools.wraps(spec.func)
     async def run(ctx: dict[str, Any], **kwargs: Any) -> JSON:
-        job_ctx = JobContext(deps=ctx.get("deps"), job_id=ctx["job_id"], job_try=ctx["job_try"])
+        deps = ctx.get("deps")
+        job_ctx = JobContext(deps=deps, job_id=ctx["job_id"], job_try=ctx["job_try"])
         try:
-            result = await spec.func(job_ctx, **kwargs)
+            async with asyncio.timeout(spec.timeout_s):
+                result = await spec.func(job_ctx, **kwargs)
         except Transient as exc:
             if ctx["job_try"] >= spec.max_tries:
                 M.JOB_OUTCOMES.labels(spec.name, "failed").inc()
+                await job_ended(deps, job_ctx.job_id)
                 raise JobTriesExhausted(f"max {spec.max_tries} tries exceeded: {exc}") from exc
             M.JOB_OUTCOMES.labels(spec.name, "retried").inc()
             raise Retry(defer=exc.defer_s) from exc
-        except BaseException:
+        except asyncio.CancelledError:
             M.JOB_OUTCOMES.labels(spec.name, "failed").inc()
             raise
+        except Exception:
+            M.JOB_OUTCOMES.labels(spec.name, "failed").inc()
+            await job_ended(deps, job_ctx.job_id)
+            raise
         M.JOB_OUTCOMES.labels(spec.name, "complete").inc()
+        await job_ended(deps, job_ctx.job_id)
         return result
 
-    return func(run, name=spec.name, timeout=spec.timeout_s, max_tries=spec.max_tries + 1)
+    return func(
+        run,
+        name=spec.name,
+        timeout=spec.timeout_s + _ARQ_TIMEOUT_MARGIN_S,
+        max_tries=spec.max_tries + 1,
+    )
 
 
 def build_worker(

@@ -11,6 +11,7 @@ import orjson
 
 from engine.jobs.base import JSON, JobContext, JobRegistry, JobResult, Transient
 from engine.jobs.base import JobCounters as JobCounters
+from engine.jobs.outbox import job_ended
 from engine.observability import metrics as M
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class InProcessJobs:
         spec = self._registry.get(item.name)
         ctx = JobContext(deps=self.deps, job_id=item.job_id, job_try=item.job_try)
         kwargs = orjson.loads(item.kwargs_json)
+        success, value, error = False, None, None
         try:
             async with asyncio.timeout(spec.timeout_s):
                 value = await spec.func(ctx, **kwargs)
@@ -117,14 +119,17 @@ class InProcessJobs:
                 item.job_try += 1
                 self._schedule(item, exc.defer_s)
                 return
-            self._finish(item, False, None, f"max {spec.max_tries} tries exceeded: {exc}")
+            error = f"max {spec.max_tries} tries exceeded: {exc}"
         except TimeoutError:
-            self._finish(item, False, None, f"timed out after {spec.timeout_s}s")
+            error = f"timed out after {spec.timeout_s}s"
         except Exception as exc:
             log.exception("job %s (%s) failed", item.job_id, item.name)
-            self._finish(item, False, None, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
         else:
-            self._finish(item, True, value, None)
+            success = True
+        # Ended for good: its outbox row (if it has one) is done before anyone sees the result.
+        await job_ended(self.deps, item.job_id)
+        self._finish(item, success, value if success else None, error)
 
     def _finish(self, item: _Queued, success: bool, value: JSON, error: str | None) -> None:
         if success:

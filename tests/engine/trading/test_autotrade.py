@@ -174,6 +174,7 @@ async def test_concurrent_signals_stop_at_the_daily_limit(rig: Rig, user: int) -
     assert again.outcome == "duplicate"
     # The next UTC day the limit is fresh.
     rig.clock.advance(24 * 3_600_000)
+    await _risk(rig)  # yesterday's report expired; a fresh check (an expired one blocks)
     [tomorrow] = await trader.on_signal(await _signal(rig))
     assert tomorrow.outcome == "confirm"
 
@@ -307,3 +308,19 @@ async def test_execution_errors_trip_the_error_burst_breaker(
     outcomes = [(await trader.on_signal(await _signal(rig)))[0] for _ in range(3)]
     assert [r.outcome for r in outcomes] == ["error", "error", "blocked"]
     assert outcomes[2].reasons[0].startswith("error_burst")
+
+
+async def test_an_expired_risk_report_fails_closed(rig: Rig, user: int) -> None:
+    await _rule(rig, user)
+    trader = _trader(rig)
+    [fresh] = await trader.on_signal(await _signal(rig))
+    assert fresh.outcome == "confirm"
+    # The report (1 h TTL, written by the fixture) is still in the table but past its expiry:
+    # its verdict may no longer hold, so the buy is blocked as if no check had run.
+    rig.clock.advance(3_600_000)
+    [stale] = await trader.on_signal(await _signal(rig))
+    assert stale.outcome == "blocked"
+    assert stale.reasons[0].startswith("risk_unknown")
+    await _risk(rig)  # checked again: trading resumes
+    [again] = await trader.on_signal(await _signal(rig))
+    assert again.outcome == "confirm"

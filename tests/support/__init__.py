@@ -1,0 +1,1 @@
+"""Helpers shared by several test packages (local stand-ins for network faults)."""
