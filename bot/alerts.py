@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 ALERT_BUY_LAMPORTS: Final = LAMPORTS_PER_SOL // 10
 """The Buy button's prefilled amount; the user changes it in the Mini App."""
+ORDER_ALERT_TTL_S: Final = 86_400
+"""News of the user's own order stays worth sending for a day (market alerts: minutes)."""
 
 
 @dataclass(slots=True)
@@ -51,6 +53,8 @@ class Alert:
     """One neutral-markup line for a group digest."""
     foldable: bool = True
     """May be folded into a digest when a group is at its limit (signals, calls)."""
+    ttl_s: int | None = None
+    """Past this age undelivered it is not sent (None: ``SOLAI_ALERT_TTL_S``, market alerts)."""
     _bodies: dict[str, str] = field(default_factory=dict)
 
     def body(self, lang: str) -> str:
@@ -184,4 +188,5 @@ async def order_alert(
         signer=signer,
         mint=order.mint,
         foldable=False,
+        ttl_s=ORDER_ALERT_TTL_S,
     )

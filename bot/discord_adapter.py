@@ -351,29 +351,38 @@ class DiscordSender:
         self.limiter = limiter
         self.public_url = public_url
 
-    async def send(self, target: Target, reply: Reply) -> str:
-        """Post one alert; maps discord.py errors onto RateLimited / SendFailed."""
+    async def send(self, target: Target, reply: Reply, *, skip: int = 0) -> str:
+        """Post one alert from part ``skip`` on; maps discord.py errors onto RateLimited /
+        SendFailed (with the parts accepted so far; a lost answer is ``ambiguous``)."""
         message_id = ""
         channel = self.client.get_partial_messageable(int(target.chat_id))
         for i, (embed, view) in enumerate(payloads(reply, self.public_url)):
-            if i:
+            if i < skip:
+                continue
+            if i > skip:
                 await self.limiter.acquire(target.chat_id, group=target.kind != "private")
+                await self.limiter.depart(self.limiter.now())
             try:
                 if view is not None:
                     sent = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
                 else:
                     sent = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
             except discord.RateLimited as exc:
-                raise RateLimited(exc.retry_after) from exc
+                raise RateLimited(exc.retry_after, parts=i) from exc
             except discord.HTTPException as exc:
                 if exc.status == 429:
-                    raise RateLimited(1.0) from exc
+                    raise RateLimited(1.0, parts=i) from exc
                 permanent = exc.status in (400, 401, 403, 404)
                 raise SendFailed(
-                    f"HTTP {exc.status}: {exc.text[:200]}", permanent=permanent
+                    f"HTTP {exc.status}: {exc.text[:200]}", permanent=permanent, parts=i
                 ) from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=False, parts=i) from exc
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+                # The request may have been posted and the answer lost: never resend it.
+                raise SendFailed(
+                    f"{type(exc).__name__}: {exc}", permanent=False, ambiguous=True, parts=i
+                ) from exc
             message_id = str(sent.id)
         return message_id
 

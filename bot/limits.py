@@ -12,11 +12,19 @@ and an overall pace (evenly spaced sends, so a burst never reaches the server as
 Windows are lengthened and the pace slowed by a small headroom: the server counts arrival times,
 which jitter. Time and sleep are injectable, and :meth:`Rate.scaled` compresses time for tests
 while keeping the published counts.
+
+Between its slot and the HTTP call a fan-out send commits a ``sending`` mark (see
+``bot.fanout``), which takes a variable time. :meth:`ChatLimiter.depart` keeps the slots'
+spacing anyway: every send leaves at its slot plus one shared shift, widened to the longest
+delay seen (up to :data:`MAX_SHIFT_S`), so a slow commit delays sends instead of bunching them.
+The shift drops back only after an idle gap longer than a per-chat window plus the shift, when no
+window can span both sides of the change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -28,6 +36,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 HEADROOM: Final = 0.9
 """Share of a published rate we aim for."""
+MAX_SHIFT_S: Final = 0.5
+"""Longest shift between a slot and its send (well under the per-group window's margin)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +149,9 @@ class ChatLimiter:
         self._chats: dict[str, _ChatState] = {}
         self.waited_s = 0.0
         """Total time callers spent waiting for a slot (for metrics and tests)."""
+        self.shift_s = 0.0
+        """How long after its slot a send leaves (see :meth:`depart`)."""
+        self._last_grant = -math.inf
 
     def _state(self, key: str, group: bool) -> _ChatState:
         st = self._chats.get(key)
@@ -187,8 +200,30 @@ class ChatLimiter:
             st.window.record(now)
             if st.group is not None:
                 st.group.record(now)
+            quiet = self.limits.per_chat.per_s * (1.0 + self._margin) + self.shift_s
+            if now - self._last_grant > quiet:
+                self.shift_s = 0.0
+            self._last_grant = max(self._last_grant, now)
         self.waited_s += self._now() - start
         return True
+
+    def now(self) -> float:
+        """The limiter's clock (a slot's time, to pass to :meth:`depart`)."""
+        return self._now()
+
+    async def depart(self, granted: float) -> None:
+        """Wait until a send whose slot was at ``granted`` may leave: slot plus the shift.
+
+        A send already later than the shift widens it (up to :data:`MAX_SHIFT_S`) and leaves
+        at once; the sends after it then keep their spacing behind it.
+        """
+        now = self._now()
+        late = now - granted
+        if late > self.shift_s:
+            self.shift_s = min(late, MAX_SHIFT_S)
+        wait = granted + self.shift_s - now
+        if wait > 0:
+            await self._sleep(wait)
 
 
 class UserRateLimit:

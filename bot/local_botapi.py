@@ -16,6 +16,16 @@ polling with ``offset``/``timeout``), or POSTed to the webhook set with ``setWeb
     async with LocalBotApi() as api:
         app = ApplicationBuilder().token("1:T").base_url(api.base_url).build()
 
+Faults, for chaos tests (only on the methods that post a message, :data:`SEND_METHODS`):
+
+- :meth:`LocalBotApi.fail_next`: the next N sends (to one chat, or any) answer an error;
+- :meth:`LocalBotApi.fail_for`: every send answers an error for a time window (a 429 storm
+  with ``retry_after``, a 5xx outage);
+- both refuse *before* delivering: nothing is stored, as when Telegram answers an error;
+- :attr:`LocalBotApi.latency_s`: each accepted send is stored at once and answered that much
+  later, so a client that dies while waiting leaves a message delivered but unconfirmed
+  (:attr:`LocalBotApi.in_flight` counts such open requests).
+
 Multipart uploads (files) are not supported: the product sends none.
 """
 
@@ -112,6 +122,41 @@ class ApiCall:
     error_code: int | None = None
     description: str | None = None
     result: Any = None
+    answered_at: float | None = None
+    """Monotonic time the answer was written (``at`` plus :attr:`LocalBotApi.latency_s`)."""
+
+
+_DESCRIPTIONS: Final = {
+    429: "Too Many Requests: retry after {retry_after}",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """An error answer injected instead of a send."""
+
+    code: int
+    description: str
+    retry_after: int | None = None
+
+    @classmethod
+    def of(cls, code: int, description: str | None, retry_after: int | None) -> Fault:
+        """The fault with Telegram's wording for ``code`` unless a description is given."""
+        if code == 429 and retry_after is None:
+            retry_after = 1
+        text = description or _DESCRIPTIONS.get(code, f"Error {code}")
+        return cls(code, text.format(retry_after=retry_after), retry_after)
+
+
+@dataclass(slots=True)
+class _Window:
+    until: float
+    chat_id: int | None
+    fault: Fault
 
 
 @dataclass(slots=True)
@@ -212,7 +257,12 @@ class LocalBotApi:
         self._closing = False
         self.blocked: set[int] = set()
         """Chats whose user blocked the bot: sending there is 403 Forbidden."""
-        self._faults: dict[int | None, deque[tuple[int, str]]] = {}
+        self._faults: dict[int | None, deque[Fault | None]] = {}
+        self._windows: list[_Window] = []
+        self.latency_s = 0.0
+        """Delay between storing an accepted send and answering it."""
+        self.in_flight = 0
+        """Sends accepted (stored) whose answer has not been written yet."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -313,11 +363,40 @@ class LocalBotApi:
         *,
         chat_id: int | None = None,
         code: int = 502,
-        description: str = "Bad Gateway",
+        description: str | None = None,
+        retry_after: int | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next ``count`` sends (to ``chat_id``, or any) with an error, for chaos."""
+        """Answer the next ``count`` sends (to ``chat_id``, or any) with an error, for chaos.
+
+        ``code=429`` answers "Too Many Requests" with ``parameters.retry_after`` (1 s unless
+        given); 5xx codes answer Telegram's wording. Nothing is delivered. ``after`` lets that
+        many sends through first (part 2 of a split message failing, say).
+        """
         queue = self._faults.setdefault(chat_id, deque())
-        queue.extend([(code, description)] * count)
+        queue.extend([None] * after)
+        queue.extend([Fault.of(code, description, retry_after)] * count)
+
+    def fail_for(
+        self,
+        seconds: float,
+        *,
+        chat_id: int | None = None,
+        code: int = 502,
+        description: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Answer every send (to ``chat_id``, or any) with an error for ``seconds`` from now.
+
+        A 429 storm is ``fail_for(5, code=429, retry_after=2)``; an outage ``code=500``.
+        """
+        fault = Fault.of(code, description, retry_after)
+        self._windows.append(_Window(self._now() + seconds, chat_id, fault))
+
+    def clear_faults(self) -> None:
+        """Forget every queued fault and window."""
+        self._faults.clear()
+        self._windows.clear()
 
     def calls_to(self, method: str) -> list[ApiCall]:
         """Every recorded call of one method, in arrival order."""
@@ -381,13 +460,24 @@ class LocalBotApi:
             result = await self._call(method, params)
         except ApiError as exc:
             return self._answer(method, params, at, exc)
-        self.calls.append(ApiCall(method, params, at, 200, True, result=result))
+        call = ApiCall(method, params, at, 200, True, result=result)
+        self.calls.append(call)
+        if self.latency_s > 0 and method in SEND_METHODS:
+            # Stored already: a client that gives up now has still posted the message.
+            self.in_flight += 1
+            try:
+                await asyncio.sleep(self.latency_s)
+            finally:
+                self.in_flight -= 1
+        call.answered_at = self._now()
         return 200, {"ok": True, "result": result}
 
     def _answer(
         self, method: str, params: dict[str, Any], at: float, exc: ApiError
     ) -> tuple[int, dict[str, Any]]:
-        self.calls.append(ApiCall(method, params, at, exc.code, False, exc.code, exc.description))
+        self.calls.append(
+            ApiCall(method, params, at, exc.code, False, exc.code, exc.description, answered_at=at)
+        )
         payload: dict[str, Any] = {
             "ok": False,
             "error_code": exc.code,
@@ -416,8 +506,16 @@ class LocalBotApi:
         for key in (chat_id, None):
             queue = self._faults.get(key)
             if queue:
-                code, description = queue.popleft()
-                raise ApiError(code, description)
+                fault = queue.popleft()
+                if fault is None:
+                    continue  # this queue lets one send by; the global one may still refuse
+                raise ApiError(fault.code, fault.description, fault.retry_after)
+        if self._windows:
+            now = self._now()
+            self._windows = [w for w in self._windows if w.until > now]
+            for w in self._windows:
+                if w.chat_id is None or w.chat_id == chat_id:
+                    raise ApiError(w.fault.code, w.fault.description, w.fault.retry_after)
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
 

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -463,13 +464,21 @@ class TelegramSender:
         self.limiter = limiter
         self.links = links
 
-    async def send(self, target: Target, reply: Reply) -> str:
-        """Post one alert; maps PTB errors onto RateLimited / SendFailed."""
+    async def send(self, target: Target, reply: Reply, *, skip: int = 0) -> str:
+        """Post one alert from part ``skip`` on; maps PTB errors onto RateLimited / SendFailed.
+
+        Each error carries ``parts``, the parts accepted so far, so a retry skips them. An error
+        after the request may have reached Telegram (a read timeout, a dropped connection, an
+        unreadable 200) is ``ambiguous``: retrying it could post the message twice.
+        """
         parts = messages(reply, target.kind, self.links)
         message_id = ""
         for i, (text, markup) in enumerate(parts):
-            if i:
+            if i < skip:
+                continue
+            if i > skip:
                 await self.limiter.acquire(target.chat_id, group=target.kind != "private")
+                await self.limiter.depart(self.limiter.now())
             try:
                 sent = await self.bot.send_message(
                     int(target.chat_id),
@@ -480,17 +489,46 @@ class TelegramSender:
                     link_preview_options=_NO_PREVIEW,
                 )
             except RetryAfter as exc:
-                raise RateLimited(retry_after_s(exc)) from exc
+                raise RateLimited(retry_after_s(exc), parts=i) from exc
             except (Forbidden, InvalidToken, ChatMigrated) as exc:
-                raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=True) from exc
+                raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=True, parts=i) from exc
             except BadRequest as exc:
-                raise SendFailed(f"BadRequest: {exc}", permanent=True) from exc
-            except (TimedOut, NetworkError) as exc:
-                raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+                raise SendFailed(f"BadRequest: {exc}", permanent=True, parts=i) from exc
             except TelegramError as exc:
-                raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+                raise SendFailed(
+                    f"{type(exc).__name__}: {exc}",
+                    permanent=False,
+                    ambiguous=answer_lost(exc),
+                    parts=i,
+                ) from exc
             message_id = str(sent.message_id)
         return message_id
+
+
+_NOT_SENT: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
+"""httpx failures that happen before a whole request left: Telegram cannot have acted on it."""
+
+
+def answer_lost(exc: TelegramError) -> bool:
+    """True when the request may have been processed but its answer never arrived.
+
+    PTB raises ``TimedOut``/``NetworkError`` from the httpx error (kept as ``__cause__``); an
+    error *answer* (a 5xx with a JSON body) has no such cause and means nothing was posted. A
+    failure to connect, or to write the request, means nothing was posted either; a read
+    timeout, a dropped connection or an unreadable answer may follow a posted message.
+    """
+    cause = exc.__cause__
+    if isinstance(exc, (TimedOut, NetworkError)):
+        if cause is None:
+            return False  # Telegram answered an error status
+        return not isinstance(cause, _NOT_SENT)
+    return True  # e.g. "Invalid server response": a 200 whose body we could not read
 
 
 @contextlib.asynccontextmanager
