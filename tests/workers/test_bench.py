@@ -30,10 +30,8 @@ PIPELINE_FIELDS = (
 
 
 def test_pipeline_embedded_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["bench", "pipeline", "--rate", "400", "--duration", "4", "--chats", "3", "--drain", "5"]
-        + ["--json"]
-    )
+    args = ["--rate", "400", "--duration", "4", "--chats", "3", "--drain", "5", "--json"]
+    code = main(["bench", "pipeline", *args])
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for field in PIPELINE_FIELDS:

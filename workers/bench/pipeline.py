@@ -80,7 +80,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--scenario",
         default="bench",
-        help="simulator scenario (default: bench, a smart-money burst every 1.5 s of scenario time)",
+        help="simulator scenario (default: bench: a smart-money burst every 1.5 s of its time)",
     )
     parser.add_argument("--redis", default=None, help="Redis URL (with --database)")
     parser.add_argument("--database", default=None, help="PostgreSQL URL (with --redis)")
