@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from agent.sanitize import clean_field, is_clean_label, short_address, token_label
+from engine.chain.programs import LAMPORTS_PER_SOL
 from engine.signals.rules import RULE_KINDS
 from engine.smartmoney.stats import WalletStats
 from engine.storage.models import RiskReport, Signal, SmartTrade, Token
 
-LAMPORTS_PER_SOL: Final = 1_000_000_000
 # Risk facts worth telling a person, from the stored RiskView.
 _RISK_FACTS: Final = (
     "top_holder_pct",

@@ -17,9 +17,9 @@ from typing import Any, Final
 
 from agent.interface import RuleDraft
 from agent.templates import lang_of, num
+from engine.chain.programs import LAMPORTS_PER_SOL as SOL
 from engine.signals.rules import RULE_KINDS, RuleConfigError
 
-SOL: Final = 1_000_000_000
 TRIGGER_KINDS: Final = tuple(k for k, c in RULE_KINDS.items() if c.role == "trigger")
 FILTER_KINDS: Final = tuple(k for k, c in RULE_KINDS.items() if c.role == "filter")
 

@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 
 from bot.errors import UserError, from_service
 from bot.i18n import N_
+from engine.chain.programs import LAMPORTS_PER_SOL
 from engine.services.errors import ServiceError
 from engine.services.signals import clean_symbol
 from engine.services.trade import parse_percent, parse_sol
@@ -138,4 +139,4 @@ def parse_sol_amount(value: str) -> int:
         raise UserError(N_("not an amount: %(value)s"), value=value[:24]) from None
     if not number.is_finite() or number < 0 or number > 10_000_000:
         raise UserError(N_("not an amount: %(value)s"), value=value[:24])
-    return int(number * 1_000_000_000)
+    return int(number * LAMPORTS_PER_SOL)

@@ -22,10 +22,11 @@ from markupsafe import escape
 
 from bot.i18n import N_, translations
 from bot.text import clean
+from engine.chain.programs import LAMPORTS_PER_SOL as LAMPORTS_PER_SOL_INT
 from engine.signals.explain import short_address
 
 TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
-LAMPORTS_PER_SOL: Final = Decimal(1_000_000_000)
+LAMPORTS_PER_SOL: Final = Decimal(LAMPORTS_PER_SOL_INT)
 
 NAME_LIMIT: Final = 32
 SYMBOL_LIMIT: Final = 12

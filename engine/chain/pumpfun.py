@@ -184,6 +184,8 @@ class PumpFun(Venue):
         user = r.pubkey()
         mint = r.pubkey()
         bonding_curve = r.pubkey()
+        if r.remaining() >= 8:  # 2025 on: the block's timestamp
+            meta = _at_block_time(meta, r.i64())
         return ChainEvent(
             kind="complete",
             venue="pumpfun",
@@ -205,7 +207,8 @@ class PumpFun(Venue):
         mint_amount = r.u64()
         sol_amount = r.u64()
         r.skip(8)  # pool_migration_fee
-        r.skip(32 + 8)  # bonding_curve, timestamp
+        r.skip(32)  # bonding_curve
+        meta = _at_block_time(meta, r.i64())
         pool = r.pubkey()
         quote_mint = None
         if r.remaining() >= 32:

@@ -144,7 +144,7 @@ class PumpSwap(Venue):
                 f"PumpSwap CreatePoolEvent is {len(payload)} bytes, need {_CREATE_POOL_MIN}"
             )
         (
-            _ts,
+            block_ts,
             _idx,
             creator_raw,
             base_raw,
@@ -161,6 +161,8 @@ class PumpSwap(Venue):
             _bump,
             pool_raw,
         ) = _CREATE_POOL.unpack_from(payload, 8)
+        if block_ts > 0 and block_ts * 1000 != meta.ts:
+            meta = EventMeta(meta.signature, meta.slot, block_ts * 1000)
         base_mint = pubkey_str(base_raw)
         quote_mint = pubkey_str(quote_raw)
         book = ACTIVE_BOOK.get()

@@ -15,10 +15,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Final, Literal
 from urllib.parse import urlencode
 
+from engine.chain.programs import LAMPORTS_PER_SOL
 from engine.services.errors import InvalidInput
 from engine.services.watchlist import check_address
 
-LAMPORTS_PER_SOL: Final = 1_000_000_000
 MIN_BUY_LAMPORTS: Final = 1_000_000
 """0.001 SOL: below this the network fee dwarfs the trade."""
 MAX_BUY_LAMPORTS: Final = 1_000 * LAMPORTS_PER_SOL

@@ -8,11 +8,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.deps import Deps
 from engine.services.errors import InvalidInput, NotFound
-from engine.smartmoney.registry import MAX_ALIAS, parse_tags, valid_address
+from engine.smartmoney.registry import (
+    MAX_ALIAS,
+    RowError,
+    WalletRow,
+    import_rows,
+    parse_tags,
+    valid_address,
+)
+from engine.storage.models import User
 from engine.storage.repos import wallets as wallet_repo
 
 logger = logging.getLogger(__name__)
@@ -80,6 +89,7 @@ async def watch_wallet(
     addr = check_address(address)
     clean_alias = check_alias(alias)
     clean_tags = check_tags(tags)
+    await lock_watchlist(session, user_id=user_id)
     current = {e.address for e, _ in await wallet_repo.watchlist(session, user_id=user_id)}
     if addr not in current and len(current) >= MAX_WATCHED:
         raise InvalidInput(
@@ -98,6 +108,40 @@ async def watch_wallet(
     )
     monitors = await wallet_repo.monitor_count(session, address=addr)
     return WatchedWallet(addr, entry.alias, tuple(entry.tags), monitors, None)
+
+
+async def lock_watchlist(session: AsyncSession, *, user_id: int) -> None:
+    """Serialize changes to one user's watchlist until the transaction ends.
+
+    The cap is read, then written: two concurrent adds (a /watch and an import, two imports)
+    would each see room for one more. A no-op UPDATE of the user's row makes the second wait for
+    the first to commit: a row lock on PostgreSQL, the write lock on SQLite (where a SELECT ...
+    FOR UPDATE is ignored and the driver only opens the transaction at the first write).
+    """
+    await session.execute(update(User).where(User.id == user_id).values(id=User.id))
+
+
+async def import_watchlist(
+    session: AsyncSession, *, user_id: int, rows: Sequence[WalletRow], now_ms: int
+) -> tuple[int, list[RowError]]:
+    """Track the rows up to the cap, in one locked transaction: (imported, rows refused).
+
+    Rows already on the list update it and take no room; new ones past the cap are refused,
+    each with its line.
+    """
+    await lock_watchlist(session, user_id=user_id)
+    current = {e.address for e, _ in await wallet_repo.watchlist(session, user_id=user_id)}
+    room = max(0, MAX_WATCHED - len(current))
+    keep = [r for r in rows if r.address in current]
+    refused: list[RowError] = []
+    for row in (r for r in rows if r.address not in current):
+        if room > 0:
+            keep.append(row)
+            room -= 1
+        else:
+            refused.append(RowError(row.line, f"watchlist is full ({MAX_WATCHED} wallets)"))
+    imported = await import_rows(session, rows=keep, now_ms=now_ms, user_id=user_id)
+    return imported, refused
 
 
 async def unwatch_wallet(session: AsyncSession, *, user_id: int, address: str) -> str:

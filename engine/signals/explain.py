@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
-
-SOL: Final = 1_000_000_000
 
 
 def fmt_sol(lamports: int) -> str:

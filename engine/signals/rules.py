@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Final, Generic, Literal, Protocol, Self, TypeV
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.chain.programs import LAMPORTS_PER_SOL as SOL
 from engine.risk.model import RiskVerdict
 from engine.signals.explain import fmt_pct, fmt_sol, rounded, wallet_name
 from engine.signals.impact import price_impact_bps
@@ -35,7 +36,6 @@ from engine.storage.repos.trading import list_rules
 
 logger = logging.getLogger(__name__)
 
-SOL: Final = 1_000_000_000
 Role = Literal["trigger", "filter"]
 Op = Literal[">=", "<=", "=="]
 Scalar = int | float | bool | str

@@ -32,11 +32,11 @@ from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.chain.programs import LAMPORTS_PER_SOL as SOL
 from engine.signals.impact import price_impact_bps
 
 logger = logging.getLogger(__name__)
 
-SOL: Final = 1_000_000_000
 MAX_STRENGTH: Final = 3.0
 COMPONENTS: Final = ("smart_burst", "momentum", "liquidity", "risk")
 

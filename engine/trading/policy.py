@@ -15,9 +15,9 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.chain.programs import LAMPORTS_PER_SOL as SOL
 from engine.risk.model import RiskVerdict
 
-SOL: Final = 1_000_000_000
 APPROVAL_TTL_MS: Final = 30_000
 
 Action = Literal["execute", "confirm", "block"]

@@ -16,18 +16,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.chain.programs import LAMPORTS_PER_SOL
 from engine.storage.models import Trade
 from engine.trading.ports import PriceSource, SolUsd
 from engine.trading.price import Price
 
 logger = logging.getLogger(__name__)
-
-LAMPORTS_PER_SOL: Final = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)

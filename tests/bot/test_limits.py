@@ -11,6 +11,7 @@ from bot.fanout import process_limiter
 from bot.limits import (
     DISCORD_LIMITS,
     HEADROOM,
+    PACE_HEADROOM,
     TELEGRAM_LIMITS,
     ChatLimiter,
     PlatformLimits,
@@ -61,7 +62,7 @@ async def test_overall_sends_are_evenly_paced() -> None:
         await limiter.acquire(str(i), group=False)
         times.append(t.now())
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
-    assert gaps == [round(1 / 30 / HEADROOM, 6)] * 9
+    assert gaps == [round(1 / 30 / PACE_HEADROOM, 6)] * 9
 
 
 async def test_one_chat_gets_at_most_one_message_per_second() -> None:

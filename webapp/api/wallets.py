@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from engine.services import watchlist
 from engine.services.errors import InvalidInput, NotFound
-from engine.smartmoney.registry import WalletFileError, import_rows, parse_wallets
+from engine.smartmoney.registry import WalletFileError, parse_wallets
 from engine.storage.repos import wallets as wallet_repo
 from webapp.api.deps import DepsDep, UserDep
 from webapp.errors import errors
@@ -117,24 +117,12 @@ async def import_wallets(request: Request, deps: DepsDep, user: UserDep) -> Wall
         parsed = parse_wallets(text, filename="upload.json" if "json" in kind else "upload.csv")
     except WalletFileError as exc:
         raise InvalidInput("bad_file", str(exc), field="body") from None
-    async with deps.sessions() as session:
-        current = {e.address for e, _ in await wallet_repo.watchlist(session, user_id=user.id)}
-    room = max(0, watchlist.MAX_WATCHED - len(current))
-    keep = [r for r in parsed.rows if r.address in current]
-    errors_out = [RowErrorPublic(line=e.line, message=e.message) for e in parsed.errors]
-    for row in (r for r in parsed.rows if r.address not in current):
-        if room > 0:
-            keep.append(row)
-            room -= 1
-        else:
-            errors_out.append(
-                RowErrorPublic(
-                    line=row.line, message=f"watchlist is full ({watchlist.MAX_WATCHED} wallets)"
-                )
-            )
     async with deps.sessions.begin() as session:
-        imported = await import_rows(
-            session, rows=keep, now_ms=deps.clock.now_ms(), user_id=user.id
+        imported, refused = await watchlist.import_watchlist(
+            session, user_id=user.id, rows=parsed.rows, now_ms=deps.clock.now_ms()
         )
+    errors_out = [
+        RowErrorPublic(line=e.line, message=e.message) for e in (*parsed.errors, *refused)
+    ]
     errors_out.sort(key=lambda e: e.line)
     return WalletImportPublic(imported=imported, errors=errors_out)

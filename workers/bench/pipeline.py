@@ -1,6 +1,6 @@
 """``solai bench pipeline``: simulator → ingest → bus → scorer → signals → alerts, measured.
 
-The simulator runs in its own process (``solai sim --scenario burst --rate R --prebuild N
+The simulator runs in its own process (``solai sim --scenario bench --rate R --prebuild N
 --start-on-subscribe``), as a provider would; ingest, the scoring consumer, the job runner and
 the alert fan-out run in this process against the configured mode: embedded (SQLite file,
 in-process bus) by default, Redis Streams + PostgreSQL with ``--redis`` and ``--database`` (a
@@ -30,12 +30,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from bot.fanout import Fanout, Outcome, attached
 from bot.limits import TELEGRAM_LIMITS, ChatLimiter
@@ -47,7 +49,7 @@ from engine.events import ChainEvent
 from engine.settings import RpcProvider, load_settings
 from engine.sim.generator import Generator
 from engine.sim.scenario import load_scenario
-from engine.storage.models import Chat, Subscription
+from engine.storage.models import Chat, RiskReport, Subscription
 from engine.storage.repos import wallets as wallet_repo
 from workers.ingest import IngestSupervisor
 from workers.jobs.inprocess import InProcessJobs
@@ -75,6 +77,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--drain", type=float, default=20.0, help="seconds to let alerts finish")
     parser.add_argument("--batch", type=int, default=500, help="scorer batch per partition")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scenario",
+        default="bench",
+        help="simulator scenario (default: bench: a smart-money burst every 1.5 s of its time)",
+    )
     parser.add_argument("--redis", default=None, help="Redis URL (with --database)")
     parser.add_argument("--database", default=None, help="PostgreSQL URL (with --redis)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -157,7 +164,7 @@ async def simulator(args: argparse.Namespace, n: int) -> AsyncIterator[tuple[str
         "from workers.cli import main; raise SystemExit(main())",
         "sim",
         "--scenario",
-        "burst",
+        args.scenario,
         "--seed",
         str(args.seed),
         "--rate",
@@ -274,7 +281,7 @@ async def seed(deps: Deps, whales: Sequence[str], chats: int) -> None:
 
 async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     n = int(args.rate * args.duration)
-    whales = Generator(load_scenario("burst"), args.seed, rate=args.rate).groups["whale"]
+    whales = Generator(load_scenario(args.scenario), args.seed, rate=args.rate).groups["whale"]
     probe = Probe()
     prefix = f"solai-bench-{uuid.uuid4().hex[:8]}:"
     mode = "redis+postgresql" if args.redis else "embedded"
@@ -375,6 +382,9 @@ async def _drive(
     t0 = time.monotonic()
     await asyncio.sleep(args.duration)
     t_end = time.monotonic()
+    # Stop emission: the drain below then measures catching up on the window's transactions
+    # only (past the prebuilt ones the simulator would keep generating, as fast as it can).
+    await sim_call(http, http_url, "pause")
     scored = consumer.counters.events
     stats = await sim_call(http, http_url, "stats")
     backlog = await deps.bus.backlog("events", "scorer") + await deps.bus.pending_count(
@@ -399,6 +409,10 @@ async def _drive(
         t.cancel()
     await ingest.aclose()
     logger.info("stopped")
+    async with deps.sessions() as session:
+        levels = Counter(
+            (await session.scalars(select(RiskReport.level))).all()
+        )  # a run with no signals is often a run whose risk verdicts blocked them all
     window = t_end - t0
     return {
         "emitted": int(stats["emitted"]),
@@ -414,6 +428,7 @@ async def _drive(
         "decode_errors": ingest.counters.decode_errors,
         "duplicates": ingest.counters.duplicates,
         "target_events": n,
+        "risk_levels": dict(sorted(levels.items())),
     }
 
 

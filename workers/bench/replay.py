@@ -21,6 +21,7 @@ import random
 import time
 from typing import Any, Final
 
+from engine.chain.programs import LAMPORTS_PER_SOL as SOL
 from engine.chain.programs import (
     PUMP_INITIAL_VIRTUAL_SOL_RESERVES,
     PUMP_INITIAL_VIRTUAL_TOKEN_RESERVES,
@@ -32,7 +33,6 @@ from engine.signals.scorer import Scorer
 logger = logging.getLogger(__name__)
 
 DEFAULT_N: Final = 200_000
-SOL: Final = 1_000_000_000
 T0: Final = 1_767_225_600_000
 _GRADUATED: Final = 115 * SOL  # past this the curve completes; the workload then sells
 

@@ -10,7 +10,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 # Each module defines ``register(subparsers)``, adding its parser with ``set_defaults(func=run)``.
-BENCHES: tuple[str, ...] = ("decode", "replay", "pipeline")
+BENCHES: tuple[str, ...] = ("decode", "replay", "pipeline", "consumers")
 
 
 def register(subparsers: Any) -> None:

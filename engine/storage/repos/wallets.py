@@ -135,12 +135,11 @@ async def record_smart_trades(session: AsyncSession, *, events: Sequence[ChainEv
     if not rows:
         return 0
     stmt = (
-        insert_for(session, SmartTrade)
-        .values(rows)
+        insert_for(session, SmartTrade.__table__)
         .on_conflict_do_nothing(index_elements=["signature", "idx"])
+        .returning(SmartTrade.__table__.c.idx)
     )
-    result = await session.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len((await session.execute(stmt, rows)).all())
 
 
 async def smart_activity(

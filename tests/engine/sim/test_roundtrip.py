@@ -59,6 +59,21 @@ def test_logs_alone_give_the_pump_events() -> None:
         assert _view(got) == _view(want), tx.signature
 
 
+def test_logs_events_carry_their_block_time_not_the_receipt_time() -> None:
+    # Every pump.fun and PumpSwap event holds its block's timestamp; a notification received a
+    # week late must still decode to the block time, or one feed mixes two clocks (live ts for
+    # some kinds, block ts for others) and the windows see events months apart.
+    week_ms = 7 * 24 * 3600 * 1000
+    kinds = set()
+    for tx in demo_txs():
+        late = tx.block_time * 1000 + week_ms
+        got = decode.decode_logs(tx.signature, tx.slot, list(tx.logs), ts_ms=late)
+        want = [e for e in tx.intended if e.venue == "pumpfun" or e.kind == "pool_create"]
+        assert _view(got) == _view(want), tx.signature
+        kinds.update(e.kind for e in got)
+    assert {"create", "trade", "complete", "migrate", "pool_create"} <= kinds
+
+
 async def test_fetched_over_rpc_and_decoded() -> None:
     async with running_sim() as sim, RpcClient(sim.http_url) as rpc:
         emitted = await sim.emit(25)
