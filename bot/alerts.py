@@ -20,10 +20,11 @@ from bot.i18n import N_, gettext_for
 from bot.render import ALIAS_LIMIT, render
 from bot.reply import Button, Reply, rows
 from bot.text import clean
+from engine.chain.programs import LAMPORTS_PER_SOL
 from engine.services import kol as kol_service
 from engine.services import signals as signal_service
 from engine.services.signals import RiskInfo, SignalView, TokenInfo
-from engine.services.trade import LAMPORTS_PER_SOL, buy_intent
+from engine.services.trade import buy_intent
 from engine.signals.explain import short_address
 from engine.storage.models import Chat, Order, SmartTrade
 

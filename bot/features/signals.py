@@ -13,9 +13,10 @@ from bot.i18n import N_
 from bot.render import NAME_LIMIT, SYMBOL_LIMIT, format_sol
 from bot.reply import Button, Reply, rows
 from bot.text import clean
+from engine.chain.programs import LAMPORTS_PER_SOL
 from engine.services import signals as signal_service
 from engine.services.signals import SignalCard
-from engine.services.trade import LAMPORTS_PER_SOL, buy_intent
+from engine.services.trade import buy_intent
 from engine.signals.explain import short_address
 
 logger = logging.getLogger(__name__)

@@ -7,14 +7,14 @@ import itertools
 
 import pytest
 
-from bot.limits import MAX_SHIFT_S, TELEGRAM_LIMITS, ChatLimiter
+from bot.limits import MAX_SHIFT_S, PACE_HEADROOM, TELEGRAM_LIMITS, ChatLimiter
 from tests.bot.test_limits import FakeTime
 
 
 async def test_sends_keep_their_slots_spacing_behind_slow_commits() -> None:
     clock = FakeTime()
     limiter = ChatLimiter(TELEGRAM_LIMITS, now=clock.now, sleep=clock.sleep)
-    interval = TELEGRAM_LIMITS.overall.interval / 0.9
+    interval = TELEGRAM_LIMITS.overall.interval / PACE_HEADROOM
     left: list[float] = []
 
     async def send(chat: str, commit_s: float) -> None:
