@@ -168,7 +168,7 @@ async def spawn_worker(env: dict[str, str], cwd: Path, log: Path) -> asyncio.sub
 
 
 async def kill(proc: asyncio.subprocess.Process) -> None:
-    """End a worker at teardown (SIGKILL: ``solai worker`` does not stop on SIGTERM yet)."""
+    """End a worker at teardown (SIGKILL: the fastest; SIGTERM is tested in tests/workers)."""
     if proc.returncode is None:
         proc.kill()
         await proc.wait()

@@ -22,6 +22,12 @@ def register(sub: Any) -> None:
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p.add_argument("--max-jobs", type=int, default=50, help="jobs run concurrently")
     p.add_argument(
+        "--grace",
+        type=int,
+        default=20,
+        help="seconds running jobs get to finish after SIGTERM/SIGINT (default 20)",
+    )
+    p.add_argument(
         "--metrics-port",
         type=int,
         default=None,
@@ -40,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
             "SOLAI_REDIS_URL is not set: the embedded default runs jobs in-process "
             "(solai api / solai demo); set it to run a separate worker pool"
         )
-    return asyncio.run(_run(args.burst, args.max_jobs))
+    return asyncio.run(_run(args.burst, args.max_jobs, args.grace))
 
 
-async def _run(burst: bool, max_jobs: int) -> int:
+async def _run(burst: bool, max_jobs: int, grace_s: int = 20) -> int:
     settings = get_settings()
     registry = default_registry()
     assert settings.redis_url is not None
@@ -64,9 +70,14 @@ async def _run(burst: bool, max_jobs: int) -> int:
         on_shutdown=shutdown,
         burst=burst,
         max_jobs=max_jobs,
+        job_completion_wait=grace_s,
     )
     try:
-        await worker.main()
+        # async_run, not main(): arq's signal handler stops the worker by cancelling the task
+        # async_run records; with main() SIGTERM was ignored and only SIGKILL stopped it (then
+        # every send in flight was left in doubt). Running jobs get ``grace_s`` to finish.
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker.async_run()
     finally:
         await worker.close()
         await redis.aclose()

@@ -98,6 +98,7 @@ def build_worker(
     max_jobs: int = 50,
     poll_delay: float = 0.05,
     handle_signals: bool = True,
+    job_completion_wait: int = 0,
 ) -> Worker:
     """An arq Worker running every job of the registry."""
     return Worker(
@@ -111,6 +112,7 @@ def build_worker(
         max_jobs=max_jobs,
         poll_delay=poll_delay,
         handle_signals=handle_signals,
+        job_completion_wait=job_completion_wait,
         job_serializer=serialize,
         job_deserializer=deserialize,
         keep_result=3600,
