@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     job_queue: str = Field(default="solai:jobs", min_length=1, max_length=100)
     """The arq queue (Redis key) the workers take jobs from and the processes enqueue to."""
+    metrics_host: str = "127.0.0.1"
+    """Where ``--metrics-port`` binds (/metrics, /ops/*); 0.0.0.0 in a container to be scraped."""
     bus_partitions: int = Field(default=8, ge=1, le=1024)
     bus_maxlen: int = Field(default=1_000_000, ge=1000)
 

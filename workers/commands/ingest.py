@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the supervisor until interrupted (or for ``--duration``)."""
     if args.metrics_port:
-        serve_metrics(args.metrics_port)
+        serve_metrics(args.metrics_port, get_settings().metrics_host)
     return asyncio.run(_run(args.stats_every, args.duration))
 
 

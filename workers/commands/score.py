@@ -58,7 +58,7 @@ def parse_partitions(spec: str | None, total: int) -> list[int] | None:
 def run(args: argparse.Namespace) -> int:
     """Run one scoring consumer until interrupted."""
     if args.metrics_port:
-        serve_metrics(args.metrics_port)
+        serve_metrics(args.metrics_port, get_settings().metrics_host)
     settings = get_settings()
     partitions = parse_partitions(args.partitions, settings.bus_partitions)
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"

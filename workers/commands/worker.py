@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until stopped (or, with --burst, until the queue is empty)."""
     if args.metrics_port:
-        serve_metrics(args.metrics_port)
+        serve_metrics(args.metrics_port, get_settings().metrics_host)
     settings = get_settings()
     if not settings.redis_url:
         raise ConfigError(
