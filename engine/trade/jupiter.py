@@ -20,6 +20,8 @@ from typing import Any, Final, Literal
 
 import httpx
 
+from engine.trading.price import min_out
+
 logger = logging.getLogger(__name__)
 
 SwapMode = Literal["ExactIn", "ExactOut"]
@@ -101,9 +103,13 @@ class Quote:
         return float(self.price_impact * 100)
 
     def min_out(self, slippage_bps: int | None = None) -> int:
-        """The least output accepted: ``out_amount`` less the slippage (rounded down)."""
+        """The least output accepted: ``out_amount`` less the slippage (rounded down).
+
+        One rule for every path (bridge, exits, auto-trade): ``engine.trading.price.min_out``,
+        which refuses a slippage outside 0..9999 bps instead of returning 0 or a negative floor.
+        """
         bps = self.slippage_bps if slippage_bps is None else slippage_bps
-        return self.out_amount * (10_000 - bps) // 10_000
+        return min_out(self.out_amount, bps)
 
 
 @dataclass(frozen=True, slots=True)

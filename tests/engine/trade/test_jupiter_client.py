@@ -44,6 +44,10 @@ async def test_quote_then_swap(setup: Any) -> None:
     )
     assert quote.in_amount == 250_000_000 and quote.out_amount > 0
     assert quote.min_out() == quote.other_amount_threshold == quote.out_amount * 97 // 100
+    # A slippage of 100 % or more would make any output acceptable: refused, not floored at 0.
+    for bad in (10_000, -1):
+        with pytest.raises(ValueError, match="slippage_bps"):
+            quote.min_out(bad)
     assert quote.route[0].amm_key == sim.chain.curves[mint].address
     assert 0 < quote.price_impact_pct < 100 and quote.context_slot == sim.current_slot
     wallet = str(Keypair().pubkey())
