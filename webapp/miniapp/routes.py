@@ -342,14 +342,21 @@ async def phantom_page(request: Request, lang: str | None = None) -> Response:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _static_body(target: Path) -> tuple[bytes, str]:
+    """A static file's bytes and ETag, read and hashed once per process (like
+    :func:`static_version`: the files ship with the release)."""
+    body = target.read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+
+
 @router.get("/static/{path:path}")
 async def static_file(request: Request, path: str) -> Response:
     """A static file of the Mini App (CSS, JS modules), revalidated by ETag."""
     target = (STATIC_DIR / path).resolve()
     if not target.is_relative_to(STATIC_DIR) or not target.is_file():
         return Response("not found", status_code=404, media_type="text/plain")
-    body = target.read_bytes()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    body, etag = _static_body(target)
     headers = {
         "ETag": etag,
         # Module imports carry no version in their URL: always revalidate (a 304 is cheap).
