@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     """The arq queue (Redis key) the workers take jobs from and the processes enqueue to."""
     metrics_host: str = "127.0.0.1"
     """Where ``--metrics-port`` binds (/metrics, /ops/*); 0.0.0.0 in a container to be scraped."""
+    bus_prefix: str = Field(default="solai:", min_length=1, max_length=100)
+    """Prefix of the bus's Redis keys; give deployments sharing a Redis their own."""
     bus_partitions: int = Field(default=8, ge=1, le=1024)
     bus_maxlen: int = Field(default=1_000_000, ge=1000)
 

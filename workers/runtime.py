@@ -70,7 +70,7 @@ async def open_deps(
     *,
     clock: Clock | None = None,
     start_jobs: bool = True,
-    bus_prefix: str = "solai:",
+    bus_prefix: str | None = None,
     queue_name: str | None = None,
     db_schema: str | None = None,
 ) -> AsyncIterator[Deps]:
@@ -90,7 +90,10 @@ async def open_deps(
         if settings.redis_url:
             redis = await connect_redis(settings.redis_url)
             bus = RedisBus(
-                redis, settings.bus_partitions, prefix=bus_prefix, maxlen=settings.bus_maxlen
+                redis,
+                settings.bus_partitions,
+                prefix=bus_prefix or settings.bus_prefix,
+                maxlen=settings.bus_maxlen,
             )
             jobs = ArqJobs(redis, queue_name=queue_name or settings.job_queue)
         else:

@@ -74,3 +74,28 @@ async def test_consumers_drain_every_event_into_postgres(
         assert not [k async for k in redis.scan_iter(match="solai-bench-*")]
     finally:
         await redis.aclose()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_pipeline_split_runs_ingest_in_its_own_process(
+    pg_url: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    args = ["--rate", "300", "--duration", "3", "--chats", "2", "--drain", "5", "--split"]
+    code = await asyncio.to_thread(
+        main, ["bench", "pipeline", *args, "--json", "--redis", redis_url, "--database", pg_url]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["mode"] == "redis+postgresql, ingest in its own process"
+    assert out["emitted"] >= 600
+    # Every event the ingest process put on the bus was scored; its counters came back.
+    assert out["scored_events"] == out["ingested_events"] >= out["emitted"]
+    assert out["duplicates"] is not None
+
+
+def test_split_needs_redis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "pipeline", "--split", "--duration", "1"]) == 2
+    assert "--split needs --redis" in capsys.readouterr().err

@@ -90,6 +90,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--redis", default=None, help="Redis URL (with --database)")
     parser.add_argument("--database", default=None, help="PostgreSQL URL (with --redis)")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="Redis mode: run ingest as its own process (`solai ingest`), as deployed",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -291,6 +296,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     probe = Probe()
     prefix = f"solai-bench-{uuid.uuid4().hex[:8]}:"
     mode = "redis+postgresql" if args.redis else "embedded"
+    if args.split:
+        mode += ", ingest in its own process"
     started = time.monotonic()
     async with (
         simulator(args, n) as (http_url, ws_url),
@@ -326,7 +333,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 ) as sender:
                     fanout = TimedFanout(deps, {"telegram": sender}, probe=probe)
                     with attached(deps, fanout):
-                        result = await _drive(args, deps, http, http_url, probe, n)
+                        result = await _drive(args, deps, http, http_url, probe, n, prefix)
             finally:
                 if args.redis:
                     assert isinstance(jobs, InProcessJobs)
@@ -364,6 +371,106 @@ class TimedFanout(Fanout):
         return out
 
 
+class _InProcessIngest:
+    """Ingest on this process's event loop (embedded mode, and Redis mode without --split)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.sup = IngestSupervisor(
+            deps.settings.rpc_providers,
+            deps.bus,
+            clock=deps.clock,
+            commitment="confirmed",
+            reconcile_interval_s=3600,
+            stall_timeout_s=60,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, http: httpx.AsyncClient, http_url: str) -> None:
+        self._task = asyncio.create_task(self.sup.run())  # subscribing starts the emission
+        await asyncio.wait_for(self.sup.connected.wait(), 30)
+
+    async def events(self) -> int:
+        return self.sup.counters.events
+
+    def notifications(self) -> int | None:
+        return self.sup.counters.notifications
+
+    async def stop(self) -> dict[str, Any]:
+        self.sup.stop()
+        if self._task is not None:
+            _done, pending = await asyncio.wait({self._task}, timeout=10)
+            for t in pending:
+                logger.warning("ingest did not stop in 10 s: %s", t)
+                t.cancel()
+        await self.sup.aclose()
+        return self.sup.counters.snapshot()
+
+
+class _ProcessIngest:
+    """``solai ingest`` in its own process, publishing to this run's Redis key prefix."""
+
+    def __init__(self, deps: Deps, prefix: str) -> None:
+        self._deps = deps
+        self._prefix = prefix
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, http: httpx.AsyncClient, http_url: str) -> None:
+        s = self._deps.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SOLAI_")} | {
+            "SOLAI_DATABASE_URL": s.database_url,
+            "SOLAI_REDIS_URL": s.redis_url or "",
+            "SOLAI_BUS_PREFIX": self._prefix,
+            "SOLAI_JOB_QUEUE": self._prefix + "jobs",
+            "SOLAI_RPC_PROVIDERS": json.dumps([p.model_dump() for p in s.rpc_providers]),
+            "SOLAI_RPC_COMMITMENT": "confirmed",
+        }
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from workers.cli import main; raise SystemExit(main())",
+            "ingest",
+            "--stats-every",
+            "3600",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        async with asyncio.timeout(60):  # the simulator starts emitting on the subscription
+            while int((await sim_call(http, http_url, "stats"))["emitted"]) == 0:
+                if self._proc.returncode is not None:
+                    raise RuntimeError("solai ingest exited before subscribing")
+                await asyncio.sleep(0.01)
+
+    async def events(self) -> int:
+        redis = self._deps.redis
+        assert redis is not None
+        parts = self._deps.bus.partitions
+        pipe = redis.pipeline(transaction=False)
+        for p in range(parts):
+            pipe.xlen(f"{self._prefix}events:{p}")
+        return sum(int(n) for n in await pipe.execute())
+
+    def notifications(self) -> int | None:
+        return None  # in the other process; its counters come back at stop()
+
+    async def stop(self) -> dict[str, Any]:
+        proc = self._proc
+        if proc is None:
+            return {}
+        if proc.returncode is None:
+            proc.terminate()
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), 15)
+        except TimeoutError:
+            proc.kill()
+            out, _ = await proc.communicate()
+        lines = out.decode().strip().splitlines()
+        try:
+            return dict(json.loads(lines[-1])) if lines else {}
+        except json.JSONDecodeError:
+            return {}
+
+
 async def _drive(
     args: argparse.Namespace,
     deps: Deps,
@@ -371,21 +478,16 @@ async def _drive(
     http_url: str,
     probe: Probe,
     n: int,
+    prefix: str,
 ) -> dict[str, Any]:
-    ingest = IngestSupervisor(
-        deps.settings.rpc_providers,
-        deps.bus,
-        clock=deps.clock,
-        commitment="confirmed",
-        reconcile_interval_s=3600,
-        stall_timeout_s=60,
+    ingest: _InProcessIngest | _ProcessIngest = (
+        _ProcessIngest(deps, prefix) if args.split else _InProcessIngest(deps)
     )
     consumer = ScoringConsumer(deps, batch=args.batch, block_ms=20, refresh_s=0.5)
     instrument(consumer, probe)
     tasks = [asyncio.create_task(consumer.run())]
     await asyncio.sleep(0.2)
-    tasks.append(asyncio.create_task(ingest.run()))  # subscribing starts the emission clock
-    await asyncio.wait_for(ingest.connected.wait(), 30)
+    await ingest.start(http, http_url)
     t0 = time.monotonic()
     await asyncio.sleep(args.duration)
     t_end = time.monotonic()
@@ -397,24 +499,29 @@ async def _drive(
     backlog = await deps.bus.backlog("events", "scorer") + await deps.bus.pending_count(
         "events", "scorer"
     )
-    in_flight = max(0, int(stats["emitted"]) - ingest.counters.notifications)
-    # Drain: everything emitted scored, then the alerts delivered (bounded by --drain).
+    notified = ingest.notifications()
+    in_flight = None if notified is None else max(0, int(stats["emitted"]) - notified)
+    # Drain: everything published scored (published stops growing), then the alerts delivered.
     deadline = time.monotonic() + 60
-    logger.info("window done: ingest=%s scored=%s", ingest.counters.snapshot(), scored)
-    while consumer.counters.events < ingest.counters.events and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
+    published, steady_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_published = await ingest.events()
+        if now_published != published:
+            published, steady_since = now_published, time.monotonic()
+        if consumer.counters.events >= published and time.monotonic() - steady_since > 0.3:
+            break
+        await asyncio.sleep(0.05)
     drain_scored = time.monotonic()
     logger.info("scored: %s", consumer.counters.snapshot())
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(deps.jobs.join(timeout_s=args.drain), args.drain + 1)  # type: ignore[attr-defined]
     logger.info("jobs joined")
-    ingest.stop()
+    ingest_counters = await ingest.stop()
     consumer.stop()
     _done, pending = await asyncio.wait(tasks, timeout=10)
     for t in pending:
         logger.warning("task did not stop in 10 s: %s", t)
         t.cancel()
-    await ingest.aclose()
     logger.info("stopped")
     async with deps.sessions() as session:
         levels = Counter(
@@ -423,17 +530,17 @@ async def _drive(
     window = t_end - t0
     return {
         "emitted": int(stats["emitted"]),
-        "ingested_events": ingest.counters.events,
+        "ingested_events": published,
         "scored_events": consumer.counters.events,
         "signals": consumer.counters.signals,
         "events_per_s": round(scored / window),
         "events_per_s_incl_drain": round(consumer.counters.events / (drain_scored - t0)),
-        "backlog": backlog + in_flight,
+        "backlog": backlog + (in_flight or 0),
         "backlog_bus": backlog,
         "backlog_ws": in_flight,
         "drain_s": round(drain_scored - t_end, 2),
-        "decode_errors": ingest.counters.decode_errors,
-        "duplicates": ingest.counters.duplicates,
+        "decode_errors": ingest_counters.get("decode_errors"),
+        "duplicates": ingest_counters.get("duplicates"),
         "target_events": n,
         "risk_levels": dict(sorted(levels.items())),
     }
@@ -502,6 +609,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the pipeline once and print the figures."""
     if bool(args.redis) != bool(args.database):
         print("solai bench pipeline: --redis and --database go together", file=sys.stderr)
+        return 2
+    if args.split and not args.redis:
+        print("solai bench pipeline: --split needs --redis and --database", file=sys.stderr)
         return 2
     for name in ("bot.fanout", "httpx", "uvicorn.error", "engine.chain.rpc", "workers.ingest"):
         logging.getLogger(name).setLevel(logging.WARNING)
