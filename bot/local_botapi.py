@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from bot.limits import TELEGRAM_LIMITS, PlatformLimits, Rate
+from bot.limits import TELEGRAM_LIMITS, PlatformLimits, Rate, SlidingWindow
 from bot.text import TELEGRAM_TEXT_LIMIT, MarkupError, telegram_html_text, utf16_len
 from engine.net.loopback import LoopbackServer
 
@@ -188,24 +188,25 @@ class ChatInfo:
 
 
 class _Windows:
-    """Sliding-window counters at exact published limits (the server does not add headroom)."""
+    """One sliding window per key at the exact published limit (the server adds no headroom)."""
 
     def __init__(self, rate: Rate) -> None:
         self.rate = rate
-        self.logs: dict[Any, deque[float]] = {}
+        self._by_key: dict[Any, SlidingWindow] = {}
+
+    def _window(self, key: Any) -> SlidingWindow:
+        w = self._by_key.get(key)
+        if w is None:
+            w = self._by_key[key] = SlidingWindow(self.rate, margin=0.0)
+        return w
 
     def wait(self, key: Any, now: float) -> float:
         """Seconds until ``key`` may send again (0 when it may now)."""
-        log = self.logs.setdefault(key, deque())
-        while log and log[0] <= now - self.rate.per_s:
-            log.popleft()
-        if len(log) < self.rate.count:
-            return 0.0
-        return log[0] + self.rate.per_s - now
+        return self._window(key).wait(now)
 
     def record(self, key: Any, now: float) -> None:
         """Count a send of ``key`` at ``now``."""
-        self.logs.setdefault(key, deque()).append(now)
+        self._window(key).record(now)
 
 
 class LocalBotApi:
