@@ -571,6 +571,12 @@ class SimServer:
                 return tx
         raise LookupError("no transaction matched")
 
+    def advance_slots(self, n: int) -> int:
+        """Move the slot clock ``n`` slots on without any transaction (a quiet chain; tests
+        that step emission); announced to ``slotSubscribe``. Returns the new slot."""
+        self._advance_slot(self.current_slot + max(0, n))
+        return self.current_slot
+
     async def wait_emitted(self, count: int) -> None:
         """Wait until at least ``count`` transactions have been published (bound it with
         ``asyncio.timeout``)."""
