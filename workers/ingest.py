@@ -10,6 +10,10 @@ into a jittered back-off, the next one takes over, and the gap is backfilled ove
 again. Duplicates (the overlap of live and backfill, replays after a reconnect) are dropped by
 signature. Events go to the bus stream ``events``, keyed (partitioned) by mint.
 
+At ``processed`` (opt-in) the logs subscriptions use ``processed`` and the events are published
+at once; a :class:`~workers.confirmations.ConfirmationTracker` then confirms each transaction or
+publishes a retraction for it on the same stream. HTTP reads stay at ``confirmed``.
+
 Backfill works from a checkpoint per program, not from the last notification seen: a provider
 can silently skip a notification in the middle of a healthy session, and later notifications
 would carry a "last seen" marker past the hole. The checkpoint is the newest signature up to

@@ -24,6 +24,11 @@ Risk: the first event of a mint, a sell by its creator and a migration enqueue a
 job (idempotent per mint and time bucket); verdicts are read back from ``risk_reports`` into an
 in-memory map the scorer consults synchronously. Until a verdict exists the scorer fails closed.
 
+Retractions (ingest at ``processed``): a ``{"type": "retract"}`` message on ``events`` names a
+transaction the cluster never confirmed; in the batch's transaction its ticks and smart trades
+are deleted and the live signals whose ``inputs["signatures"]`` include it become
+``retracted``, with a ``retract_signal`` job through the outbox (see ``_retract``).
+
 Warm start: on start the windows are refilled from the stored ticks of the last
 ``warm_start_ms``, so a restarted consumer scores like the one it replaces.
 """

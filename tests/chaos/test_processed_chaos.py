@@ -26,6 +26,7 @@ from bot.local_botapi import LocalBotApi
 from bot.telegram_adapter import open_telegram_sender
 from engine.deps import Deps
 from engine.jobs.base import JobContext, JobRegistry
+from engine.services.signals import signal_view
 from engine.settings import RpcProvider, load_settings
 from engine.sim.scenario import load_scenario
 from engine.sim.server import SimServer
@@ -216,6 +217,9 @@ async def test_a_dropped_trigger_retracts_the_signal_and_edits_its_alerts(rig: R
     assert {(c.result["chat"]["id"], c.result["message_id"]) for c in edits} <= sent_ids
     assert all(RETRACTED_LINE.split(":")[0] in c.result["text"] for c in edits)
     assert all(row.status == "sent" for row in rows)
+    async with r.deps.sessions() as s:
+        stored = await s.get(StoredSignal, (signal.id, signal.ts))
+    assert stored is not None and signal_view(stored).status == "retracted"  # what the API shows
 
 
 async def test_confirmed_transactions_retract_nothing(rig: Rig) -> None:
