@@ -51,6 +51,7 @@ class ConfirmationTracker:
         poll_s: float = 0.4,
         calls_per_poll: int = 8,
         capacity: int = 200_000,
+        on_expired: Callable[[str], object] = lambda signature: None,
     ) -> None:
         if expiry_slots < 1 or calls_per_poll < 1 or capacity < 1:
             raise ValueError("expiry_slots, calls_per_poll and capacity must be positive")
@@ -61,6 +62,7 @@ class ConfirmationTracker:
         self._poll_s = poll_s
         self._calls = calls_per_poll
         self._capacity = capacity
+        self._on_expired = on_expired
         self._tracked: OrderedDict[str, _Tracked] = OrderedDict()
         self._seen_slot = 0
         self.confirmed = 0
@@ -76,9 +78,9 @@ class ConfirmationTracker:
 
     def track(self, signature: str, slot: int, mints: Iterable[str]) -> None:
         """Await the confirmation of ``signature`` (seen at ``slot``), whose events were
-        published for ``mints``."""
+        published for ``mints`` (none: only ``on_expired`` is told if it never confirms)."""
         unique = tuple(dict.fromkeys(mints))
-        if not unique or signature in self._tracked:
+        if signature in self._tracked:
             return
         self._tracked[signature] = _Tracked(slot, unique)
         if len(self._tracked) > self._capacity:
@@ -127,6 +129,9 @@ class ConfirmationTracker:
                         continue
                 if head - entry.slot >= self.expiry_slots:
                     del tracked[sig]
+                    self._on_expired(sig)
+                    if not entry.mints:
+                        continue
                     self.retracted += 1
                     M.INGEST_RETRACTED.inc()
                     retractions.extend(Retraction(sig, mint, entry.slot) for mint in entry.mints)

@@ -483,6 +483,8 @@ class IngestSupervisor:
                 lambda: self.counters.head_slot,
                 expiry_slots=confirm_expiry_slots,
                 poll_s=confirm_poll_s,
+                # A fetched transaction that never confirms would be retried by every reconcile.
+                on_expired=lambda signature: self.retry.pop(signature, None),
             )
         self.checkpoint: dict[str, tuple[int, str]] = {}
         """Per program: (slot, signature) up to which every transaction has been handled."""
@@ -679,6 +681,10 @@ class IngestSupervisor:
                     # At processed the transaction may yet be dropped: confirm or retract it.
                     self.confirmations.track(note.signature, note.slot, (e.mint for e in events))
                 return
+        if self.confirmations is not None:
+            # Fetched at `confirmed`, so its events need no retraction; but if it never
+            # confirms, its failed fetch must not be retried forever.
+            self.confirmations.track(note.signature, note.slot, ())
         task = self._spawn(self._fetch_and_publish(p, note.signature, program, backfill=False))
         self._fetches.add(task)
         task.add_done_callback(self._fetches.discard)

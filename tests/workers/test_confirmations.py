@@ -4,6 +4,8 @@ calls carry at most 256 signatures, and memory is bounded. Plus the retraction's
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engine.chain.rpc import RetryPolicy, RpcClient
@@ -23,7 +25,7 @@ class Head:
 
 
 def _tracker(
-    rpc: RpcClient, head: Head, out: list[Retraction], **kwargs: int
+    rpc: RpcClient, head: Head, out: list[Retraction], **kwargs: Any
 ) -> ConfirmationTracker:
     return ConfirmationTracker(
         rpc.get_signature_statuses, out.extend, lambda: head.slot, expiry_slots=10, **kwargs
@@ -42,15 +44,18 @@ async def test_confirmed_are_forgotten_and_expired_are_retracted_per_mint() -> N
         (dropped,) = await sim.emit(1)
         head = Head(sim.current_slot)
         out: list[Retraction] = []
-        tracker = _tracker(rpc, head, out)
+        expired: list[str] = []
+        tracker = _tracker(rpc, head, out, on_expired=expired.append)
         tracker.track(confirmed, dropped.slot, ["MintA"])
         tracker.track(dropped.signature, dropped.slot, ["MintA", "MintB", "MintA"])
+        tracker.track(UNKNOWN[1], dropped.slot, [])  # a fetch that failed: nothing to retract
         await tracker.poll_once()
         # Not expired yet: the dropped one waits, the confirmed one is done.
-        assert tracker.confirmed == 1 and len(tracker) == 1 and out == []
+        assert tracker.confirmed == 1 and len(tracker) == 2 and out == []
         head.slot = dropped.slot + 10
         await tracker.poll_once()
         assert len(tracker) == 0 and tracker.retracted == 1
+        assert sorted(expired) == sorted([dropped.signature, UNKNOWN[1]])
         assert out == [
             Retraction(dropped.signature, "MintA", dropped.slot),
             Retraction(dropped.signature, "MintB", dropped.slot),
