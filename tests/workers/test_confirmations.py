@@ -4,15 +4,23 @@ calls carry at most 256 signatures, and memory is bounded. Plus the retraction's
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.bus.memory import MemoryBus
 from engine.chain.rpc import RetryPolicy, RpcClient
+from engine.clock import SystemClock
 from engine.events import ChainEvent, EventFormatError, Retraction, parse_bus_event
+from engine.jobs.base import JobRegistry
+from engine.settings import RpcProvider, load_settings
 from engine.sim.server import SimServer
 from tests.engine.sim.support import running_sim
 from workers.confirmations import ConfirmationTracker
+from workers.ingest import IngestSupervisor
+from workers.migrate import upgrade_async
+from workers.runtime import open_deps
 
 UNKNOWN = ["1" * 87 + str(i) for i in range(10)]
 
@@ -125,3 +133,28 @@ def test_retraction_rides_the_events_stream_without_touching_the_event_contract(
     ):
         with pytest.raises(EventFormatError):
             parse_bus_event(bad)
+
+
+async def test_processed_is_for_subscriptions_http_reads_stay_confirmed(
+    isolated_env: Path, tmp_sqlite: str
+) -> None:
+    """getTransaction refuses `processed`: the shared client (risk, trade confirmation) and
+    ingest's own HTTP reads use `confirmed` whatever the subscriptions use."""
+    await upgrade_async(tmp_sqlite)
+    async with running_sim() as sim:
+        provider = RpcProvider(name="sim", http_url=sim.http_url, ws_url=sim.ws_url)
+        settings = load_settings(
+            database_url=tmp_sqlite, rpc_providers=[provider], rpc_commitment="processed"
+        )
+        async with open_deps(settings, JobRegistry()) as deps:
+            assert deps.rpc.commitment == "confirmed"
+            (tx,) = await sim.emit(1)
+            assert await deps.rpc.get_transaction(tx.signature) is not None
+        sup = IngestSupervisor(
+            [provider], MemoryBus(1), clock=SystemClock(), commitment="processed"
+        )
+        try:
+            assert sup.confirmations is not None
+            assert await sup._providers[0].rpc.get_transaction(tx.signature) is not None
+        finally:
+            await sup.aclose()
