@@ -386,6 +386,25 @@ class DiscordSender:
             message_id = str(sent.id)
         return message_id
 
+    async def edit(self, target: Target, message_id: str, reply: Reply) -> None:
+        """Rewrite a sent message (its last embed) and remove its buttons."""
+        found = payloads(reply, self.public_url)
+        if not found:
+            return
+        channel = self.client.get_partial_messageable(int(target.chat_id))
+        message = channel.get_partial_message(int(message_id))
+        try:
+            await message.edit(embed=found[-1][0], view=None)
+        except discord.RateLimited as exc:
+            raise RateLimited(exc.retry_after) from exc
+        except discord.HTTPException as exc:
+            if exc.status == 429:
+                raise RateLimited(1.0) from exc
+            permanent = exc.status in (400, 401, 403, 404)
+            raise SendFailed(f"HTTP {exc.status}: {exc.text[:200]}", permanent=permanent) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+
 
 @contextlib.asynccontextmanager
 async def open_discord_sender(

@@ -52,7 +52,15 @@ fanout_kol_call     300 s     3      ``/publish``
 fanout_order_event  300 s     3      trading (TP/SL reached, filled, failed)
 flush_digest        120 s     3      this module, when it folds alerts of a group
 sweep_deliveries    60 s      3      this module (retries, watchdogs) and itself
+retract_signal      120 s     10     the signal engine, when a signal's transaction was
+                                     never confirmed (ingest at ``processed``)
 =================== ========= ===== ===============================================
+
+**Retraction.** ``retract_signal`` expires the signal's rows not sent yet (``expired``, error
+``retracted``: a run holding them finds them gone at its ``sending`` mark and skips them),
+waits (a transient retry) while a row is ``sending``, then edits every ``sent`` message to
+append the retraction line and drop the buttons. ``fanout_signal`` sends nothing for a
+retracted signal.
 
 The fan-out timeouts are a backstop for a hung run; a run's own budget is the slice.
 """
@@ -69,7 +77,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
+
+from sqlalchemy import select, update
 
 from bot.alerts import Alert, fill_alert, kol_call_alert, order_alert, signal_alert
 from bot.callbacks import Signer
@@ -78,7 +88,7 @@ from bot.limits import ChatLimiter
 from bot.render import render
 from bot.reply import Reply
 from engine.deps import Deps
-from engine.jobs.base import JobContext
+from engine.jobs.base import JobContext, Transient
 from engine.observability import metrics as M
 from engine.services import alerts as alert_service
 from engine.services import deliveries
@@ -88,7 +98,8 @@ from engine.services.accounts import private_chats
 from engine.services.alerts import Recipient
 from engine.services.deliveries import Held
 from engine.services.deliveries import Outcome as Outcome  # re-exported for subclasses
-from engine.storage.models import Chat, Order, SmartTrade
+from engine.storage.models import AlertDelivery, Chat, Order, SmartTrade
+from engine.storage.models import Signal as StoredSignal
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +112,7 @@ JOBS: Final[dict[str, tuple[float, int]]] = {
     "fanout_order_event": (FANOUT_TIMEOUT_S, 3),
     "flush_digest": (120.0, 3),
     SWEEP_JOB: (60.0, 3),
+    "retract_signal": (120.0, 10),
 }
 """Job name -> (timeout seconds, max tries), for the job registry."""
 
@@ -147,6 +159,19 @@ class Target:
     chat_id: str
     kind: str
     topic_id: int | None = None
+
+
+@runtime_checkable
+class Editor(Protocol):
+    """A sender that can also rewrite a message it sent (Telegram, Discord)."""
+
+    platform: str
+    limiter: ChatLimiter
+
+    async def edit(self, target: Target, message_id: str, reply: Reply) -> None:
+        """Replace the text of ``message_id`` (the last part of an alert) with ``reply``'s last
+        part and remove its buttons. Raises RateLimited or SendFailed."""
+        ...
 
 
 class Sender(Protocol):
@@ -831,6 +856,9 @@ async def _signal_plan(
             return None
         stored = await signal_service.get_signal(session, signal_id=signal_id)
         assert stored is not None
+        if stored.status == "retracted":
+            logger.warning("fanout_signal: signal %s was retracted: not sent", signal_id)
+            return None
         return [(alert, await alert_service.signal_audience(session, signal=stored))]
 
 
@@ -930,6 +958,84 @@ async def flush_digest(
     async with fanout_for(ctx.deps) as fanout:
         report = await fanout.flush_digest(chat_id=chat_id, topic_id=topic_id, job_id=ctx.job_id)
         return report.to_dict()
+
+
+RETRACTED_LINE: Final = N_(
+    "⚠️ Retracted: the transaction that fired this was dropped by the cluster."
+)
+RETRACTED: Final = "retracted"
+"""The ``error`` of a delivery row expired because its signal was retracted."""
+
+
+async def retract_signal(ctx: JobContext, *, signal_id: int, ts: int) -> dict[str, Any]:
+    """Mark a retracted signal's alerts: unsent rows expire, sent messages are edited.
+
+    Retried (``Transient``) while one of its rows is ``sending``: the answer decides whether
+    there is a message to edit. Edits that Telegram says change nothing count as done, so a
+    retried job edits each message at most once in effect.
+    """
+    deps: Deps = ctx.deps
+    key = f"signal:{signal_id}"
+    now = deps.clock.now_ms()
+    async with deps.sessions.begin() as session:
+        t = AlertDelivery.__table__.c
+        result = await session.execute(
+            update(AlertDelivery)
+            .where(
+                t.alert_key == key,
+                t.status.in_((deliveries.PENDING, deliveries.RETRY, deliveries.DIGEST)),
+            )
+            .values(status=deliveries.EXPIRED, error=RETRACTED, updated_ts=now)
+            .returning(t.chat_id)
+        )
+        expired = [int(c) for c in result.scalars()]
+        rows = await deliveries.deliveries_of(session, alert_key=key)
+        in_flight = [r.chat_id for r in rows if r.status == deliveries.SENDING]
+        sent = [(r.chat_id, r.message_id) for r in rows if r.status == deliveries.SENT]
+        chats = {
+            c.id: c
+            for c in await session.scalars(select(Chat).where(Chat.id.in_([c for c, _ in sent])))
+        }
+        stored = await session.get(StoredSignal, (signal_id, ts))
+    for _ in expired:
+        _count("unknown", deliveries.EXPIRED)
+    if in_flight:
+        raise Transient(f"{len(in_flight)} send(s) of {key} in flight", defer_s=1.0)
+    edited = failed = 0
+    async with fanout_for(deps) as fanout:
+        alert = None
+        if stored is not None:
+            async with deps.sessions() as session:
+                alert = await signal_alert(
+                    session, signal_id=signal_id, signer=fanout.signer, now_ms=now
+                )
+        for chat_id, message_id in sent:
+            chat = chats.get(chat_id)
+            sender = fanout.senders.get(chat.platform) if chat is not None else None
+            if chat is None or not message_id or not isinstance(sender, Editor):
+                failed += 1
+                continue
+            line = gettext_for(chat.language, RETRACTED_LINE)
+            body = alert.reply(chat).html if alert is not None else ""
+            reply = Reply(
+                f"{body}\n\n<b>{line}</b>" if body else f"<b>{line}</b>",
+                title=alert.title if alert is not None else None,
+                tone="warning",
+            )
+            await sender.limiter.acquire(chat.external_id, group=chat.kind != "private")
+            await sender.limiter.depart(sender.limiter.now())
+            try:
+                await sender.edit(Target(chat.external_id, chat.kind), message_id, reply)
+            except RateLimited as exc:
+                raise Transient(f"rate limited editing {key}", defer_s=exc.retry_after) from exc
+            except SendFailed as exc:
+                if exc.permanent:
+                    failed += 1
+                    logger.warning("cannot edit %s in chat %s: %s", key, chat_id, exc)
+                    continue
+                raise Transient(f"editing {key}: {exc}", defer_s=1.0) from exc
+            edited += 1
+    return {"alert_key": key, "expired": len(expired), "edited": edited, "not_edited": failed}
 
 
 def resume_job(alert_key: str) -> tuple[str, dict[str, Any]] | None:

@@ -504,6 +504,34 @@ class TelegramSender:
             message_id = str(sent.message_id)
         return message_id
 
+    async def edit(self, target: Target, message_id: str, reply: Reply) -> None:
+        """Rewrite a sent message (its last part) with ``editMessageText``, without buttons.
+
+        "message is not modified" counts as done: the edit of an earlier try landed.
+        """
+        parts = messages(reply, target.kind, self.links)
+        if not parts:
+            return
+        text = parts[-1][0]
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=int(target.chat_id),
+                message_id=int(message_id),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=_NO_PREVIEW,
+            )
+        except RetryAfter as exc:
+            raise RateLimited(retry_after_s(exc)) from exc
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            raise SendFailed(f"BadRequest: {exc}", permanent=True) from exc
+        except (Forbidden, InvalidToken, ChatMigrated) as exc:
+            raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=True) from exc
+        except TelegramError as exc:
+            raise SendFailed(f"{type(exc).__name__}: {exc}", permanent=False) from exc
+
 
 _NOT_SENT: Final = (
     httpx.ConnectError,

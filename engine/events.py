@@ -111,6 +111,53 @@ class ChainEvent:
         return cls.from_dict(data)
 
 
+@dataclass(slots=True, frozen=True)
+class Retraction:
+    """A transaction whose events were published at ``processed`` and that the cluster never
+    confirmed: the scorer deletes what it stored of it and retracts the signals it fired.
+
+    It travels on the same ``events`` stream, keyed by the mint (so it reaches the consumer that
+    owns the mint, after the events it retracts), as ``{"type": "retract", ...}``: a shape no
+    :class:`ChainEvent` has (its JSON never carries ``type``), so the event contract is unchanged.
+    """
+
+    signature: str
+    mint: str
+    slot: int
+
+    def to_json(self) -> bytes:
+        """Serialize to one compact JSON object (UTF-8 bytes)."""
+        return orjson.dumps(
+            {"type": "retract", "signature": self.signature, "mint": self.mint, "slot": self.slot}
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Retraction:
+        """Validate and build a retraction from a decoded JSON object."""
+        unknown = set(data) - {"type", "signature", "mint", "slot"}
+        if unknown:
+            raise EventFormatError(f"unknown retraction field(s): {', '.join(sorted(unknown))}")
+        signature, mint, slot = data.get("signature"), data.get("mint"), data.get("slot")
+        if not isinstance(signature, str) or not isinstance(mint, str):
+            raise EventFormatError("retraction needs string 'signature' and 'mint'")
+        if type(slot) is not int or slot < 0:
+            raise EventFormatError(
+                f"retraction field 'slot' must be a non-negative integer, got {slot!r:.40}"
+            )
+        return cls(signature, mint, slot)
+
+
+def parse_bus_event(raw: bytes | str) -> ChainEvent | Retraction:
+    """One message of the ``events`` stream: a :class:`ChainEvent` or a :class:`Retraction`."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EventFormatError(f"not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and data.get("type") == "retract":
+        return Retraction.from_dict(data)
+    return ChainEvent.from_dict(data)
+
+
 _FIELDS: Final = tuple(f.name for f in fields(ChainEvent))
 _FIELD_SET: Final = frozenset(_FIELDS)
 _REQUIRED: Final = ("kind", "venue", "signature", "slot", "ts", "mint")

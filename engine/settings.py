@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     )
     rpc_timeout_s: float = Field(default=10.0, gt=0)
     rpc_commitment: Literal["processed", "confirmed", "finalized"] = "confirmed"
+    """``processed`` alerts ~a second sooner, but a signal may be retracted (see architecture)."""
+    rpc_confirm_expiry_slots: int = Field(default=150, ge=1)
+    """At ``processed``: slots after which a transaction not confirmed is retracted."""
 
     jupiter_url: str = "http://127.0.0.1:8898/swap/v1"
     jupiter_api_key: SecretStr | None = None

@@ -92,6 +92,12 @@ class SignalPublic(_Model):
     risk: RiskPublic
     narrative: str | None = Field(description="The agent's short narrative, when written.")
     explanation: str | None
+    status: Literal["live", "retracted"] = Field(
+        default="live",
+        description=(
+            "retracted: a transaction it rested on was never confirmed (ingest at processed)."
+        ),
+    )
 
 
 class SmartBuyPublic(_Model):

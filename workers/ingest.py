@@ -10,6 +10,10 @@ into a jittered back-off, the next one takes over, and the gap is backfilled ove
 again. Duplicates (the overlap of live and backfill, replays after a reconnect) are dropped by
 signature. Events go to the bus stream ``events``, keyed (partitioned) by mint.
 
+At ``processed`` (opt-in) the logs subscriptions use ``processed`` and the events are published
+at once; a :class:`~workers.confirmations.ConfirmationTracker` then confirms each transaction or
+publishes a retraction for it on the same stream. HTTP reads stay at ``confirmed``.
+
 Backfill works from a checkpoint per program, not from the last notification seen: a provider
 can silently skip a notification in the middle of a healthy session, and later notifications
 would carry a "last seen" marker past the hole. The checkpoint is the newest signature up to
@@ -53,9 +57,10 @@ from engine.chain.decode import (
 from engine.chain.rpc import Commitment, RpcClient, RpcError
 from engine.chain.ws import LogsNotification, SlotNotification, WsClient, WsError
 from engine.clock import Clock
-from engine.events import ChainEvent
+from engine.events import ChainEvent, Retraction
 from engine.observability import metrics as M
 from engine.settings import RpcProvider
+from workers.confirmations import ConfirmationTracker
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +130,8 @@ class IngestCounters:
     """Times the bus buffer filled up and live notifications were left to the reconcile."""
     dropped_while_full: int = 0
     """Live notifications not processed while the buffer was full (backfilled afterwards)."""
+    retractions: int = 0
+    """Retractions published (at ``processed``: events of transactions never confirmed)."""
     head_slot: int = 0
     last_event_slot: int = 0
     provider: str = ""
@@ -169,6 +176,10 @@ _Item = tuple[str, bytes, str]
 """(mint, event JSON, venue): one event as the bus publishes it."""
 BUS_DOWN = (BusError, RedisError, OSError)
 """What an unreachable bus raises (Redis connection errors are RedisErrors)."""
+
+
+RETRACTION = ""
+"""The venue slot of a retraction in the publisher's buffer (not counted as an event)."""
 
 
 class BusPublisher:
@@ -233,6 +244,14 @@ class BusPublisher:
         buf = self._buffer
         for e in events:
             buf.append((e.mint, e.to_json(), e.venue))
+        self._sized()
+        self._wake.set()
+
+    def put_retractions(self, retractions: Sequence[Retraction]) -> None:
+        """Queue retractions, behind the events they retract (same stream, same keys)."""
+        buf = self._buffer
+        for r in retractions:
+            buf.append((r.mint, r.to_json(), RETRACTION))
         self._sized()
         self._wake.set()
 
@@ -394,6 +413,8 @@ class IngestSupervisor:
         bus_backoff_max_s: float = 5.0,
         bus_check_s: float = 5.0,
         drain_timeout_s: float = 5.0,
+        confirm_expiry_slots: int = 150,
+        confirm_poll_s: float = 0.4,
         rng: random.Random | None = None,
     ) -> None:
         if not providers:
@@ -404,7 +425,13 @@ class IngestSupervisor:
             _Provider(
                 p,
                 i,
-                RpcClient.from_provider(p, timeout_s=rpc_timeout_s, commitment=commitment),
+                # getTransaction and getSignaturesForAddress refuse `processed`: HTTP reads
+                # stay at `confirmed` whatever the subscriptions use.
+                RpcClient.from_provider(
+                    p,
+                    timeout_s=rpc_timeout_s,
+                    commitment="confirmed" if commitment == "processed" else commitment,
+                ),
             )
             for i, p in enumerate(providers)
         ]
@@ -446,6 +473,19 @@ class IngestSupervisor:
             rng=self._rng,
         )
         self._drain_timeout_s = drain_timeout_s
+        self._active: _Provider = self._providers[0]
+        self.confirmations: ConfirmationTracker | None = None
+        """At ``processed``: what was published and awaits confirmation (else None)."""
+        if commitment == "processed":
+            self.confirmations = ConfirmationTracker(
+                lambda sigs: self._active.rpc.get_signature_statuses(sigs),
+                self.publisher.put_retractions,
+                lambda: self.counters.head_slot,
+                expiry_slots=confirm_expiry_slots,
+                poll_s=confirm_poll_s,
+                # A fetched transaction that never confirms would be retried by every reconcile.
+                on_expired=lambda signature: self.retry.pop(signature, None),
+            )
         self.checkpoint: dict[str, tuple[int, str]] = {}
         """Per program: (slot, signature) up to which every transaction has been handled."""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -470,6 +510,11 @@ class IngestSupervisor:
     async def run(self) -> None:
         """Ingest until ``stop()``; provider and bus failures are handled here, never raised."""
         publishing = asyncio.create_task(self.publisher.run())
+        confirming = (
+            asyncio.create_task(self.confirmations.run())
+            if self.confirmations is not None
+            else None
+        )
         try:
             while not self._stop.is_set():
                 provider = await self._next_provider()
@@ -481,6 +526,10 @@ class IngestSupervisor:
                     self._mark_down(provider, exc)
         finally:
             self.connected.clear()
+            if confirming is not None:
+                confirming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await confirming
             await self._drain_tasks()
             await self.publisher.close(publishing, self._drain_timeout_s)
 
@@ -518,6 +567,7 @@ class IngestSupervisor:
             if self.counters.provider and self.counters.provider != p.name:
                 self.counters.failovers += 1
             self.counters.provider = p.name
+            self._active = p
             log.info("ingesting from %s (%d programs)", p.name, len(subs))
             self.connected.set()
             # The session's reconciler finishes the pass it is in and ends with the session
@@ -627,7 +677,14 @@ class IngestSupervisor:
                 return
             if not self.pools.missed:
                 await self._publish(events)
+                if self.confirmations is not None and events:
+                    # At processed the transaction may yet be dropped: confirm or retract it.
+                    self.confirmations.track(note.signature, note.slot, (e.mint for e in events))
                 return
+        if self.confirmations is not None:
+            # Fetched at `confirmed`, so its events need no retraction; but if it never
+            # confirms, its failed fetch must not be retried forever.
+            self.confirmations.track(note.signature, note.slot, ())
         task = self._spawn(self._fetch_and_publish(p, note.signature, program, backfill=False))
         self._fetches.add(task)
         task.add_done_callback(self._fetches.discard)
@@ -637,8 +694,11 @@ class IngestSupervisor:
             self.publisher.put(events)
 
     def _published(self, items: Sequence[_Item]) -> None:
-        self.counters.events += len(items)
         for _, _, venue in items:
+            if venue == RETRACTION:
+                self.counters.retractions += 1
+                continue
+            self.counters.events += 1
             M.INGEST_EVENTS.labels(venue).inc()
 
     async def _fetch_and_publish(

@@ -80,9 +80,10 @@ async def open_deps(
     redis: ArqRedis | None = None
     inprocess: InProcessJobs | None = None
     provider = settings.rpc_providers[0]
-    rpc = RpcClient.from_provider(
-        provider, timeout_s=settings.rpc_timeout_s, commitment=settings.rpc_commitment
-    )
+    # `processed` is for ingest's subscriptions; reads here (risk, trades: getTransaction
+    # refuses `processed`) stay at `confirmed`, never on state a dropped transaction made.
+    commitment = "confirmed" if settings.rpc_commitment == "processed" else settings.rpc_commitment
+    rpc = RpcClient.from_provider(provider, timeout_s=settings.rpc_timeout_s, commitment=commitment)
     try:
         await check_database(db, settings.database_url)
         bus: Bus

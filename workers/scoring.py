@@ -24,6 +24,11 @@ Risk: the first event of a mint, a sell by its creator and a migration enqueue a
 job (idempotent per mint and time bucket); verdicts are read back from ``risk_reports`` into an
 in-memory map the scorer consults synchronously. Until a verdict exists the scorer fails closed.
 
+Retractions (ingest at ``processed``): a ``{"type": "retract"}`` message on ``events`` names a
+transaction the cluster never confirmed; in the batch's transaction its ticks and smart trades
+are deleted and the live signals whose ``inputs["signatures"]`` include it become
+``retracted``, with a ``retract_signal`` job through the outbox (see ``_retract``).
+
 Warm start: on start the windows are refilled from the stored ticks of the last
 ``warm_start_ms``, so a restarted consumer scores like the one it replaces.
 """
@@ -38,13 +43,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from engine.bus.base import BusError, Message, NoGroup, partition_for
 from engine.bus.redis import RedisError
 from engine.chain.programs import PUMP_TOKEN_TOTAL_SUPPLY
 from engine.deps import Deps
-from engine.events import ChainEvent, EventFormatError
+from engine.events import ChainEvent, EventFormatError, Retraction, parse_bus_event
 from engine.ids import IdMaker
 from engine.jobs import outbox
 from engine.observability import metrics as M
@@ -53,7 +58,7 @@ from engine.risk.model import RiskVerdict
 from engine.signals.rules import load_rule_set
 from engine.signals.scorer import Scorer, Signal
 from engine.storage.db import is_unavailable
-from engine.storage.models import RiskReport, Tick, Token, Wallet, WatchlistEntry
+from engine.storage.models import RiskReport, SmartTrade, Tick, Token, Wallet, WatchlistEntry
 from engine.storage.models import Signal as StoredSignal
 from engine.storage.repos import signals as signal_repo
 from engine.storage.repos import tokens as token_repo
@@ -87,6 +92,9 @@ BUS_CHECK_S = 5.0
 BUS_DOWN = (BusError, RedisError, OSError)
 """What an unreachable bus or job queue raises (Redis connection errors are RedisErrors)."""
 SIGNAL_JOBS = ("narrate_signal", "fanout_signal", "auto_trade")
+RETRACT_JOB = "retract_signal"
+RETRACT_LOOKBACK = 50
+"""Live signals of a mint examined for a retracted signature (the newest; it is seconds old)."""
 
 
 @dataclass
@@ -121,6 +129,11 @@ class _Scored:
     risk_mints: dict[tuple[str, str], int] = field(default_factory=dict)
     jobs: list[outbox.OutboxJob] = field(default_factory=list)
     """The batch's jobs: stored in ``job_outbox`` with it, enqueued after the commit."""
+    retractions: list[Retraction] = field(default_factory=list)
+    """Transactions published at ``processed`` and never confirmed (see ``_retract``)."""
+    retracted: list[tuple[int, int]] = field(default_factory=list)
+    """(id, ts) of the signals the retractions retracted, found by the last write attempt."""
+    retract_jobs: list[outbox.OutboxJob] = field(default_factory=list)
 
 
 class ScoringConsumer:
@@ -353,15 +366,22 @@ class ScoringConsumer:
         batch stays pending on the bus for whoever consumes the partition next.
         """
         events: list[ChainEvent] = []
+        retractions: list[Retraction] = []
         for m in messages:
             try:
-                events.append(ChainEvent.from_json(m.payload))
+                item = parse_bus_event(m.payload)
             except EventFormatError as exc:
                 # A poison message is counted and acked: retrying cannot make it valid.
                 self.counters.bad_messages += 1
                 M.SCORER_BAD_MESSAGES.inc()
                 log.warning("bad event %s on partition %d: %s", m.id, m.partition, exc)
+                continue
+            if isinstance(item, Retraction):
+                retractions.append(item)
+            else:
+                events.append(item)
         batch = self._score(messages, events)
+        batch.retractions = retractions
         if not await self._store(batch):
             return []
         fired = [sig for _, sig in batch.fired]
@@ -379,7 +399,14 @@ class ScoringConsumer:
             await self._announce()
         except BUS_DOWN as exc:
             self._bus_trouble(exc, "announce (kept for the next batch)")
-        await self._enqueue_jobs(batch.jobs)
+        await self._enqueue_jobs(batch.jobs + batch.retract_jobs)
+        if batch.retracted:
+            M.SCORER_RETRACTED.inc(len(batch.retracted))
+            log.warning(
+                "retracted %d signal(s): %s",
+                len(batch.retracted),
+                ", ".join(str(i) for i, _ in batch.retracted),
+            )
         if self.monitor is not None:
             try:
                 for e in events:
@@ -487,7 +514,60 @@ class ScoringConsumer:
                 await wallet_repo.record_smart_trades(session, events=batch.smart)
             for signal_id, sig in batch.fired:
                 await signal_repo.add_signal(session, id=signal_id, **sig.storage_kwargs())
-            await outbox.add(session, batch.jobs, now_ms=now)
+            await self._retract(session, batch)
+            await outbox.add(session, batch.jobs + batch.retract_jobs, now_ms=now)
+
+    async def _retract(self, session: Any, batch: _Scored) -> None:
+        """Undo what the batch's retractions name, in the batch's transaction.
+
+        A retracted transaction's ticks and tracked-wallet fills are deleted; live signals whose
+        evidence (``inputs["signatures"]``) includes it become ``retracted`` and get a
+        ``retract_signal`` job (through the outbox like every signal job) that edits the alerts
+        already sent. The windows keep the event's contribution until it rolls out of them:
+        they have no cheap removal, and the signal it fired is what users act on.
+        """
+        batch.retracted = []
+        batch.retract_jobs = []
+        if not batch.retractions:
+            return
+        by_mint: dict[str, set[str]] = {}
+        for r in batch.retractions:
+            by_mint.setdefault(r.mint, set()).add(r.signature)
+        for mint, signatures in by_mint.items():
+            await session.execute(
+                delete(Tick).where(Tick.mint == mint, Tick.signature.in_(signatures))
+            )
+            await session.execute(
+                delete(SmartTrade).where(
+                    SmartTrade.signature.in_(signatures), SmartTrade.mint == mint
+                )
+            )
+            rows = await session.execute(
+                select(StoredSignal.id, StoredSignal.ts, StoredSignal.inputs)
+                .where(StoredSignal.mint == mint, StoredSignal.status == "live")
+                .order_by(StoredSignal.ts.desc())
+                .limit(RETRACT_LOOKBACK)
+            )
+            for signal_id, ts, inputs in rows:
+                evidence = inputs.get("signatures") if isinstance(inputs, dict) else None
+                if isinstance(evidence, list) and signatures.intersection(evidence):
+                    batch.retracted.append((signal_id, ts))
+        if not batch.retracted:
+            return
+        for signal_id, ts in batch.retracted:
+            await session.execute(
+                update(StoredSignal)
+                .where(StoredSignal.id == signal_id, StoredSignal.ts == ts)
+                .values(status="retracted")
+            )
+            if _registered(self._deps, RETRACT_JOB):
+                batch.retract_jobs.append(
+                    outbox.OutboxJob(
+                        f"{RETRACT_JOB}:{signal_id}",
+                        RETRACT_JOB,
+                        {"signal_id": signal_id, "ts": ts},
+                    )
+                )
 
     async def _store(self, batch: _Scored) -> bool:
         """Write the batch, retrying while the database is unavailable; False if stopped first.

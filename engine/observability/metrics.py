@@ -44,8 +44,23 @@ INGEST_REPUBLISHED = Counter(
     "Events published again because the bus (Redis) lost its data",
     registry=REGISTRY,
 )
+INGEST_RETRACTED = Counter(
+    "solai_ingest_retracted",
+    "Transactions published at processed that were never confirmed (retractions sent)",
+    registry=REGISTRY,
+)
+INGEST_UNCONFIRMED = Gauge(
+    "solai_ingest_unconfirmed",
+    "Transactions published at processed whose confirmation is still awaited",
+    registry=REGISTRY,
+)
 SCORER_EVENTS = Counter("solai_scorer_events", "Events scored", registry=REGISTRY)
 SCORER_SIGNALS = Counter("solai_scorer_signals", "Signals fired", registry=REGISTRY)
+SCORER_RETRACTED = Counter(
+    "solai_scorer_retracted_signals",
+    "Signals retracted because a transaction they rested on was never confirmed",
+    registry=REGISTRY,
+)
 SCORER_BAD_MESSAGES = Counter(
     "solai_scorer_bad_messages", "Bus messages that were not valid events", registry=REGISTRY
 )

@@ -69,6 +69,8 @@ class SignalItem:
     risk: RiskInfo
     narrative: str | None
     explanation: str | None
+    status: str = "live"
+    """``retracted`` when a transaction it rested on was never confirmed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,7 @@ async def _items(
                 risk=risks[s.mint],
                 narrative=s.narrative,
                 explanation=str(explanation) if explanation else None,
+                status=s.status,
             )
         )
     return out

@@ -75,6 +75,8 @@ class SignalView:
     """One-line summaries of the trigger rules that fired."""
     narrative: str | None
     explanation: str | None
+    status: str = "live"
+    """``retracted`` when a transaction it rested on was never confirmed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,7 @@ def signal_view(signal: Signal) -> SignalView:
         triggers=triggers,
         narrative=signal.narrative,
         explanation=str(explanation) if explanation else None,
+        status=signal.status,
     )
 
 

@@ -15,6 +15,7 @@ closed, and the signal's explanation says so.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ from engine.signals.strength import (
 from engine.signals.windows import MINUTE_MS, MintWindows, Windows
 
 logger = logging.getLogger(__name__)
+
+MAX_EVIDENCE = 16
+"""Signatures a signal records as its evidence (the trigger and tracked-wallet buys)."""
 
 RiskLookup = Callable[[str], RiskVerdict | None]
 """mint -> the risk engine's current verdict, or None when not known yet."""
@@ -161,6 +165,8 @@ class Scorer:
         self.last_strength = 0.0
         """Strength computed for the last accepted event (for metrics and tests)."""
         self.signals_fired = 0
+        self._evidence: dict[str, deque[tuple[int, str]]] = {}
+        """mint -> (ts, signature) of its latest tracked-wallet buys (``inputs["signatures"]``)."""
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -194,6 +200,11 @@ class Scorer:
         if mw is None:
             return None
         mint = ev.mint
+        if ev.side == "buy" and ev.trader is not None and ev.trader in self._aliases:
+            ring = self._evidence.get(mint)
+            if ring is None:
+                ring = self._evidence[mint] = deque(maxlen=MAX_EVIDENCE)
+            ring.append((ev.ts, ev.signature))
         now = mw.now
         r_short = mw.price_return(self._short_ms)
         r_long = mw.price_return(self._long_ms)
@@ -220,6 +231,8 @@ class Scorer:
         signal = None
         if strength >= self._min_strength and self.cooldown.allows(mint, now, strength):
             signal = self._try_fire(mw, verdict)
+            if signal is not None:
+                signal.inputs["signatures"] = self._signatures(ev, now)
         # Sampled after scoring, so a mint's z-scores never include its own sample.
         self.baseline.sample(mint, now, r_short, r_long, accel)
         return signal
@@ -287,11 +300,25 @@ class Scorer:
         self.signals_fired += 1
         return signal
 
+    def _signatures(self, ev: ChainEvent, now: int) -> list[str]:
+        """The transactions a signal rests on: the one that fired it, then the tracked
+        wallets' buys still in the smart window, newest first (bounded). A retraction of any
+        of them retracts the signal."""
+        out = [ev.signature]
+        since = now - self._smart_ms
+        for ts, sig in reversed(self._evidence.get(ev.mint, ())):
+            if ts < since or len(out) >= MAX_EVIDENCE:
+                break
+            if sig not in out:
+                out.append(sig)
+        return out
+
     def _evict(self) -> None:
         # Event time, not wall time: replay evicts exactly as live did.
         for mint in self.windows.evict_idle(self._clock, self._idle_ms):
             self.baseline.forget(mint)
             self.cooldown.forget(mint)
+            self._evidence.pop(mint, None)
         self._next_evict = self._clock + MINUTE_MS
 
     def _signal(self, mw: MintWindows, ev_: Evaluation) -> Signal:

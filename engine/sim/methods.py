@@ -265,15 +265,42 @@ class RpcMethods:
         )
 
     def get_signature_statuses(self, params: list[Any]) -> Any:
-        """getSignatureStatuses: up to 256 signatures."""
+        """getSignatureStatuses: up to 256 signatures; ``processed`` before confirmation,
+        ``null`` for unknown and processed-only (dropped) ones.
+
+        ``searchTransactionHistory`` is accepted; the ledger is both the status cache and the
+        history here, so it changes nothing.
+        """
         if not params or not isinstance(params[0], list):
             raise _invalid("Invalid params: expected an array of signatures")
         if len(params[0]) > 256:
             raise _invalid("Too many inputs provided; max 256")
+        cfg = _config(params, 1)
+        search = cfg.get("searchTransactionHistory", False)
+        if not isinstance(search, bool):
+            raise _invalid("Invalid params: searchTransactionHistory must be a boolean")
+        unconfirmed = self.server.unconfirmed
         out: list[Any] = []
         for sig in params[0]:
-            tx = self.server.ledger.get(sig) if isinstance(sig, str) else None
-            out.append(None if tx is None else self._status(tx))
+            if not isinstance(sig, str):
+                raise _invalid(f"Invalid param: {sig!r:.40} is not a signature")
+            tx = self.server.ledger.get(sig)
+            if tx is not None:
+                out.append(self._status(tx))
+                continue
+            pending = unconfirmed.get(sig)
+            if pending is None:
+                out.append(None)
+                continue
+            out.append(
+                {
+                    "slot": pending.slot,
+                    "confirmations": 0,
+                    "err": pending.err,
+                    "status": {"Ok": None} if pending.err is None else {"Err": pending.err},
+                    "confirmationStatus": "processed",
+                }
+            )
         return self._context(out)
 
     def get_slot(self, params: list[Any]) -> Any:
@@ -412,7 +439,7 @@ class RpcMethods:
         """sendTransaction: preflight (unless skipped), then land it in the next emission."""
         tx, cfg = self._decode_tx(params)
         signature = str(tx.signatures[0])
-        if self.server.ledger.get(signature) is not None:
+        if self.server.ledger.get(signature) is not None or signature in self.server.unconfirmed:
             return signature  # a resend of a landed transaction is a no-op, as on mainnet
         if not cfg.get("skipPreflight", False):
             pre = self._run_or_fault(tx, dry_run=True)

@@ -12,6 +12,16 @@ matching ``logsSubscribe``; a transaction dropped on the WebSocket side by a fau
 the ledger, which is how an ingest backfills. Each published transaction records
 ``emitted_ns`` (``time.monotonic_ns()``) for latency benchmarks.
 
+Commitment: with ``confirm_delay_ms`` (default 0: everything at once, as before) a transaction
+reaches ``logsSubscribe`` subscribers at commitment ``processed`` when it is emitted, and is
+*confirmed* ``confirm_delay_ms`` later: only then do ``confirmed``/``finalized`` subscribers get
+it and do ``getTransaction`` and ``getSignaturesForAddress`` know it (``getSignatureStatuses``
+answers ``processed`` meanwhile). ``drop_next(n)`` (``simControl dropNext``) makes the next
+``n`` emitted transactions processed-only: seen at ``processed``, never confirmed, the way a
+fork the cluster abandons loses them. The chain state the simulator keeps (balances, curves)
+still includes their effects: only what RPC serves about the transactions themselves forgets
+them.
+
 Timing: without ``rate`` transactions come out at scenario time (``speed`` scales it); with
 ``rate`` the i-th transaction is stamped and emitted at i/rate seconds. With
 ``autostart=False`` nothing moves until :meth:`SimServer.emit` is called (tests step it).
@@ -36,7 +46,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -80,6 +90,8 @@ class Faults:
     ws_stalled: bool = False
     ws_lag_ms: int = 0
     ws_drop_next: int = 0
+    never_confirm_next: int = 0
+    """The next N emitted transactions are processed-only (never confirmed)."""
     http_errors: deque[tuple[int, float | None]] = field(default_factory=deque)
     http_malformed: deque[str] = field(default_factory=deque)
     rpc_errors: deque[tuple[int, str]] = field(default_factory=deque)
@@ -131,7 +143,8 @@ class _Conn:
     def __init__(self, ws: ServerConnection, server: SimServer) -> None:
         self.ws = ws
         self.server = server
-        self.logs_subs: dict[int, tuple[str | None, bytes]] = {}
+        self.logs_subs: dict[int, tuple[str | None, bytes, bool]] = {}
+        """sub id -> (mentioned address or None for all, frame suffix, at ``processed``)."""
         self.slot_subs: dict[int, bytes] = {}
         self.outbox: deque[tuple[float, bytes]] = deque()
         self.queued_bytes = 0
@@ -202,11 +215,15 @@ class SimServer:
         history_limit: int = 100_000,
         batch: int = 256,
         start_on_subscribe: bool = False,
+        confirm_delay_ms: int = 0,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive")
         if speed <= 0:
             raise ValueError("speed must be positive")
+        if confirm_delay_ms < 0:
+            raise ValueError("confirm_delay_ms must not be negative")
+        self.confirm_delay_ms = confirm_delay_ms
         self.scenario = scenario
         self.seed = seed
         self.rate = rate
@@ -224,6 +241,11 @@ class SimServer:
         self.faults = Faults()
         self.methods = RpcMethods(self)
         self._pending: deque[SimTx] = deque()
+        self.unconfirmed: dict[str, SimTx] = {}
+        """Emitted, processed, not confirmed yet (``getSignatureStatuses`` says processed)."""
+        self.dropped: OrderedDict[str, None] = OrderedDict()
+        """Processed-only transactions (``drop_next``), newest last, bounded by the history."""
+        self._confirm_handles: set[asyncio.TimerHandle] = set()
         self._exhausted = False
         self._conns: set[_Conn] = set()
         self._sub_ids = 0
@@ -253,6 +275,8 @@ class SimServer:
             "http_429": 0,
             "ws_connections": 0,
             "accounts_hidden": 0,
+            "confirmed": 0,
+            "never_confirmed": 0,
         }
         self.done = asyncio.Event()
 
@@ -309,6 +333,9 @@ class SimServer:
 
     async def stop(self) -> None:
         """Stop emitting, close every connection and both listeners."""
+        for handle in self._confirm_handles:
+            handle.cancel()
+        self._confirm_handles.clear()
         if self._emit_task is not None:
             self._emit_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -442,27 +469,77 @@ class SimServer:
                     conn.queue(_SLOT_PREFIX + body + suffix)
 
     def publish_now(self, tx: SimTx) -> None:
-        """Put a transaction on the simulated chain and push it to matching subscribers."""
-        self.ledger.publish(tx, time.monotonic_ns())
+        """Put a transaction on the simulated chain and push it to matching subscribers.
+
+        Processed now; confirmed now too without ``confirm_delay_ms``, else that much later
+        (never, for a transaction ``drop_next`` caught). See the module docstring.
+        """
+        emitted_ns = time.monotonic_ns()
         self.stats["emitted"] += 1
         if tx.slot > self._slot:
             self._slot = tx.slot
             self._announce_slot(tx.slot)
         faults = self.faults
+        never = faults.never_confirm_next > 0
+        if never:
+            faults.never_confirm_next -= 1
+        on_ws = True
         if faults.ws_stalled:
             self.stats["ws_dropped"] += 1
-            return
-        if faults.ws_drop_next:
+            on_ws = False
+        elif faults.ws_drop_next:
             faults.ws_drop_next -= 1
             self.stats["ws_dropped"] += 1
-            return
+            on_ws = False
+        if never:
+            tx.emitted_ns = emitted_ns
+            self.dropped[tx.signature] = None
+            while len(self.dropped) > self.ledger.history_limit:
+                self.dropped.popitem(last=False)
+            self.stats["never_confirmed"] += 1
+            if on_ws:
+                self._notify(tx, processed=True, confirmed=False)
+        elif self.confirm_delay_ms == 0:
+            self.ledger.publish(tx, emitted_ns)
+            self.stats["confirmed"] += 1
+            if on_ws:
+                self._notify(tx, processed=True, confirmed=True)
+        else:
+            tx.emitted_ns = emitted_ns
+            self.unconfirmed[tx.signature] = tx
+            if on_ws:
+                self._notify(tx, processed=True, confirmed=False)
+            loop = asyncio.get_running_loop()
+            holder: list[asyncio.TimerHandle] = []
+            handle = loop.call_later(
+                self.confirm_delay_ms / 1000, self._confirm, tx, on_ws, emitted_ns, holder
+            )
+            holder.append(handle)
+            self._confirm_handles.add(handle)
+        self._emitted_event.set()
+
+    def _confirm(
+        self, tx: SimTx, on_ws: bool, emitted_ns: int, holder: list[asyncio.TimerHandle]
+    ) -> None:
+        """The cluster confirmed ``tx``: RPC readers and confirmed subscribers see it now."""
+        for handle in holder:
+            self._confirm_handles.discard(handle)
+        self.unconfirmed.pop(tx.signature, None)
+        self.ledger.publish(tx, emitted_ns)
+        self.stats["confirmed"] += 1
+        if on_ws and not self.faults.ws_stalled:
+            self._notify(tx, processed=False, confirmed=True)
+
+    def _notify(self, tx: SimTx, *, processed: bool, confirmed: bool) -> None:
+        """Queue ``tx``'s logsNotification to the subscribers of the given commitments."""
         body = tx.ws_body
         keys = tx.account_keys
         for conn in self._conns:
-            for mention, suffix in conn.logs_subs.values():
-                if mention is None or mention in keys:
+            for mention, suffix, at_processed in conn.logs_subs.values():
+                if (processed if at_processed else confirmed) and (
+                    mention is None or mention in keys
+                ):
                     conn.queue(_LOGS_PREFIX + body + suffix)
-        self._emitted_event.set()
 
     async def emit(self, n: int = 1) -> list[SimTx]:
         """Publish the next ``n`` transactions now, whatever their time (test stepping)."""
@@ -494,6 +571,12 @@ class SimServer:
                 return tx
         raise LookupError("no transaction matched")
 
+    def advance_slots(self, n: int) -> int:
+        """Move the slot clock ``n`` slots on without any transaction (a quiet chain; tests
+        that step emission); announced to ``slotSubscribe``. Returns the new slot."""
+        self._advance_slot(self.current_slot + max(0, n))
+        return self.current_slot
+
     async def wait_emitted(self, count: int) -> None:
         """Wait until at least ``count`` transactions have been published (bound it with
         ``asyncio.timeout``)."""
@@ -518,6 +601,13 @@ class SimServer:
     def lag_ws(self, ms: int) -> None:
         """Delay every WebSocket frame by ``ms`` milliseconds (0 to stop)."""
         self.faults.ws_lag_ms = max(0, ms)
+
+    def drop_next(self, count: int) -> None:
+        """Make the next ``count`` emitted transactions processed-only: delivered to
+        ``processed`` subscribers, never confirmed (absent from confirmed notifications,
+        ``getTransaction``, ``getSignaturesForAddress``; ``null`` in ``getSignatureStatuses``).
+        Their effects stay in the simulated chain state."""
+        self.faults.never_confirm_next += count
 
     def drop_next_ws(self, count: int) -> None:
         """Skip the next ``count`` transactions on WebSockets (they stay retrievable)."""
@@ -598,6 +688,9 @@ class SimServer:
             return True
         if action == "dropNextWs":
             self.drop_next_ws(int(cfg["count"]))
+            return True
+        if action == "dropNext":
+            self.drop_next(int(cfg["count"]))
             return True
         if action == "malformedWs":
             self.send_malformed_ws(int(cfg["count"]))
@@ -768,8 +861,17 @@ class SimServer:
             else:
                 conn.queue(_error(request_id, -32602, "Invalid params: unknown filter"))
                 return
+            cfg = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+            commitment = cfg.get("commitment", "finalized")
+            if commitment not in ("processed", "confirmed", "finalized"):
+                conn.queue(_error(request_id, -32602, "Invalid params: unknown commitment"))
+                return
             sub = self._new_sub_id()
-            conn.logs_subs[sub] = (mention, b',"subscription":%d}}' % sub)
+            conn.logs_subs[sub] = (
+                mention,
+                b',"subscription":%d}}' % sub,
+                commitment == "processed",
+            )
             conn.queue(orjson.dumps({"jsonrpc": "2.0", "result": sub, "id": request_id}))
             if self.start_on_subscribe and self.autostart and self._emit_task is None:
                 # Benchmarks: the clock starts with the first subscriber, so nothing is missed.

@@ -182,6 +182,8 @@ class Signal(Base):
     rules: Mapped[list[Any]] = mapped_column()
     risk: Mapped[dict[str, Any]] = mapped_column(default=dict)
     narrative: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
+    """``live``, or ``retracted`` when a transaction it rested on was never confirmed."""
     __table_args__ = (
         Index("ix_signals_mint_ts", "mint", "ts"),
         Index("ix_signals_ts", "ts"),

@@ -186,6 +186,13 @@ class DiscordStub:
             if problem:
                 return 400, {"code": 50035, "message": problem}
             return 200, self.message(parts[1], body)
+        if parts[0] == "channels" and method == "PATCH" and parts[2:3] == ["messages"]:
+            problem = check_message(body or {})
+            if problem:
+                return 400, {"code": 50035, "message": problem}
+            edited = {**self.message(parts[1], body or {}), "id": parts[3]}
+            edited["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
+            return 200, edited
         if parts[0] == "channels" and method == "GET":
             return 200, {
                 "id": parts[1],

@@ -50,6 +50,7 @@ def signal_public(item: SignalItem) -> SignalPublic:
         risk=risk_public(item.risk),
         narrative=item.narrative,
         explanation=item.explanation,
+        status="retracted" if item.status == "retracted" else "live",
     )
 
 
@@ -70,6 +71,7 @@ def _card_signal(view: SignalView, detail: TokenDetail) -> SignalPublic:
         risk=risk_public(detail.card.risk),
         narrative=view.narrative,
         explanation=view.explanation,
+        status="retracted" if view.status == "retracted" else "live",
     )
 
 

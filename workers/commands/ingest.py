@@ -53,6 +53,7 @@ async def _run(stats_every: float, duration: float | None) -> int:
             clock=SystemClock(),
             commitment=settings.rpc_commitment,
             rpc_timeout_s=settings.rpc_timeout_s,
+            confirm_expiry_slots=settings.rpc_confirm_expiry_slots,
         )
         READINESS.add("rpc", lambda: "ok" if sup.connected.is_set() else "error: no provider")
         loop = asyncio.get_running_loop()

@@ -71,6 +71,15 @@ def register(subparsers: Any) -> None:
         default=100_000,
         help="transactions kept for getTransaction/getSignaturesForAddress (default 100000)",
     )
+    p.add_argument(
+        "--confirm-delay-ms",
+        type=int,
+        default=0,
+        help=(
+            "milliseconds between a transaction's processed and confirmed notifications "
+            "(default 0: both at once)"
+        ),
+    )
     p.set_defaults(func=run)
 
 
@@ -87,6 +96,7 @@ async def _serve(args: argparse.Namespace) -> int:
         prebuild=args.prebuild,
         history_limit=args.history,
         start_on_subscribe=args.start_on_subscribe,
+        confirm_delay_ms=args.confirm_delay_ms,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
