@@ -28,6 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -43,6 +44,7 @@ from bot.fanout import Fanout, Outcome, attached
 from bot.limits import TELEGRAM_LIMITS, ChatLimiter
 from bot.local_botapi import LocalBotApi
 from bot.telegram_adapter import open_telegram_sender
+from engine.chain.rpc import Commitment
 from engine.clock import SystemClock
 from engine.deps import Deps
 from engine.events import ChainEvent
@@ -90,6 +92,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--redis", default=None, help="Redis URL (with --database)")
     parser.add_argument("--database", default=None, help="PostgreSQL URL (with --redis)")
+    parser.add_argument(
+        "--commitment",
+        choices=["confirmed", "processed"],
+        default="confirmed",
+        help="ingest's commitment (processed: alert first, confirm or retract after)",
+    )
+    parser.add_argument(
+        "--confirm-delay-ms",
+        type=int,
+        default=0,
+        help="the simulator confirms a transaction this long after emitting it (processed)",
+    )
     parser.add_argument(
         "--split",
         action="store_true",
@@ -189,6 +203,8 @@ async def simulator(args: argparse.Namespace, n: int) -> AsyncIterator[tuple[str
         "0",
         "--jupiter-port",
         "-1",
+        "--confirm-delay-ms",
+        str(args.confirm_delay_ms),
         "--history",
         str(max(n + 1000, 100_000)),
     ]
@@ -222,6 +238,47 @@ async def sim_call(http: httpx.AsyncClient, url: str, action: str, **cfg: Any) -
     }
     resp = await http.post(url, json=body, timeout=60)
     return resp.json()["result"]
+
+
+@contextlib.asynccontextmanager
+async def bot_api_in_thread(**kwargs: Any) -> AsyncIterator[LocalBotApi]:
+    """A :class:`LocalBotApi` on its own event loop in a thread.
+
+    Telegram stamps a request when it reaches Telegram. On the pipeline's own (saturated) loop the
+    local server stamped it when the loop got round to it, so a stall bunched the stamps and
+    showed 429s the real service would not. Its own loop stamps arrivals within the GIL's switch
+    interval (5 ms). The server's lists (calls, sent) are read after the run.
+    """
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    def main() -> None:
+        async def serve() -> None:
+            try:
+                api = LocalBotApi(**kwargs)
+                await api.start()
+            except BaseException as exc:
+                box["error"] = exc
+                ready.set()
+                return
+            stop = asyncio.Event()
+            box.update(api=api, loop=asyncio.get_running_loop(), stop=stop)
+            ready.set()
+            await stop.wait()
+            await api.stop()
+
+        asyncio.run(serve())
+
+    thread = threading.Thread(target=main, name="local-bot-api", daemon=True)
+    thread.start()
+    await asyncio.to_thread(ready.wait, 30)
+    if "api" not in box:
+        raise RuntimeError(f"the local Bot API did not start: {box.get('error')!r}")
+    try:
+        yield box["api"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        await asyncio.to_thread(thread.join, 15)
 
 
 @contextlib.asynccontextmanager
@@ -303,7 +360,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         simulator(args, n) as (http_url, ws_url),
         storage(args) as db_url,
         httpx.AsyncClient() as http,
-        LocalBotApi(token=TOKEN, limits=TELEGRAM_LIMITS) as api,
+        bot_api_in_thread(token=TOKEN, limits=TELEGRAM_LIMITS) as api,
     ):
         prebuild_s = time.monotonic() - started
         settings = load_settings(
@@ -350,6 +407,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         duration_s=args.duration,
         chats=args.chats,
         min_strength=args.min_strength,
+        commitment=args.commitment,
+        confirm_delay_ms=args.confirm_delay_ms,
         prebuild_s=round(prebuild_s, 1),
         python=platform.python_version(),
         machine=f"{platform.machine()} {os.cpu_count()} cpu(s)",
@@ -374,12 +433,12 @@ class TimedFanout(Fanout):
 class _InProcessIngest:
     """Ingest on this process's event loop (embedded mode, and Redis mode without --split)."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, commitment: Commitment) -> None:
         self.sup = IngestSupervisor(
             deps.settings.rpc_providers,
             deps.bus,
             clock=deps.clock,
-            commitment="confirmed",
+            commitment=commitment,
             reconcile_interval_s=3600,
             stall_timeout_s=60,
         )
@@ -409,9 +468,10 @@ class _InProcessIngest:
 class _ProcessIngest:
     """``solai ingest`` in its own process, publishing to this run's Redis key prefix."""
 
-    def __init__(self, deps: Deps, prefix: str) -> None:
+    def __init__(self, deps: Deps, prefix: str, commitment: Commitment) -> None:
         self._deps = deps
         self._prefix = prefix
+        self._commitment = commitment
         self._proc: asyncio.subprocess.Process | None = None
 
     async def start(self, http: httpx.AsyncClient, http_url: str) -> None:
@@ -422,7 +482,7 @@ class _ProcessIngest:
             "SOLAI_BUS_PREFIX": self._prefix,
             "SOLAI_JOB_QUEUE": self._prefix + "jobs",
             "SOLAI_RPC_PROVIDERS": json.dumps([p.model_dump() for p in s.rpc_providers]),
-            "SOLAI_RPC_COMMITMENT": "confirmed",
+            "SOLAI_RPC_COMMITMENT": self._commitment,
         }
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -481,7 +541,9 @@ async def _drive(
     prefix: str,
 ) -> dict[str, Any]:
     ingest: _InProcessIngest | _ProcessIngest = (
-        _ProcessIngest(deps, prefix) if args.split else _InProcessIngest(deps)
+        _ProcessIngest(deps, prefix, args.commitment)
+        if args.split
+        else _InProcessIngest(deps, args.commitment)
     )
     consumer = ScoringConsumer(deps, batch=args.batch, block_ms=20, refresh_s=0.5)
     instrument(consumer, probe)
