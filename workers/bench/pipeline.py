@@ -28,7 +28,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -241,47 +240,6 @@ async def sim_call(http: httpx.AsyncClient, url: str, action: str, **cfg: Any) -
 
 
 @contextlib.asynccontextmanager
-async def bot_api_in_thread(**kwargs: Any) -> AsyncIterator[LocalBotApi]:
-    """A :class:`LocalBotApi` on its own event loop in a thread.
-
-    Telegram stamps a request when it reaches Telegram. On the pipeline's own (saturated) loop the
-    local server stamped it when the loop got round to it, so a stall bunched the stamps and
-    showed 429s the real service would not. Its own loop stamps arrivals within the GIL's switch
-    interval (5 ms). The server's lists (calls, sent) are read after the run.
-    """
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    def main() -> None:
-        async def serve() -> None:
-            try:
-                api = LocalBotApi(**kwargs)
-                await api.start()
-            except BaseException as exc:
-                box["error"] = exc
-                ready.set()
-                return
-            stop = asyncio.Event()
-            box.update(api=api, loop=asyncio.get_running_loop(), stop=stop)
-            ready.set()
-            await stop.wait()
-            await api.stop()
-
-        asyncio.run(serve())
-
-    thread = threading.Thread(target=main, name="local-bot-api", daemon=True)
-    thread.start()
-    await asyncio.to_thread(ready.wait, 30)
-    if "api" not in box:
-        raise RuntimeError(f"the local Bot API did not start: {box.get('error')!r}")
-    try:
-        yield box["api"]
-    finally:
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        await asyncio.to_thread(thread.join, 15)
-
-
-@contextlib.asynccontextmanager
 async def fresh_database(url: str) -> AsyncIterator[str]:
     """A new PostgreSQL database on the server of ``url``, dropped afterwards."""
     import asyncpg  # type: ignore[import-untyped]
@@ -360,7 +318,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
         simulator(args, n) as (http_url, ws_url),
         storage(args) as db_url,
         httpx.AsyncClient() as http,
-        bot_api_in_thread(token=TOKEN, limits=TELEGRAM_LIMITS) as api,
+        LocalBotApi(token=TOKEN, limits=TELEGRAM_LIMITS) as api,
     ):
         prebuild_s = time.monotonic() - started
         settings = load_settings(
