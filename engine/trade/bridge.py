@@ -645,6 +645,39 @@ def out_amount_of(tx_json: Any, *, wallet: str, side: str, mint: str) -> int | N
     return out if out > 0 else None
 
 
+STUCK_AFTER_MS: Final = 120_000
+"""A trade still ``submitted`` this long after its last change has lost its confirm job."""
+
+
+async def resume_stuck_trades(deps: Deps, *, now_ms: int, limit: int = 500) -> list[int]:
+    """Give trades stuck in ``submitted`` a fresh confirm job; returns their ids.
+
+    A confirm job can run out of tries (a node that kept failing) or vanish with a queue that lost
+    its data; the trade would then say ``submitted`` for ever while the chain knows better. The
+    per-minute safety net calls this: one new job id per trade and minute, and the job settles
+    the trade as confirmed, failed on chain, or expired with its blockhash.
+    """
+    async with deps.sessions() as session:
+        ids = list(
+            (
+                await session.scalars(
+                    select(Trade.id)
+                    .where(Trade.status == "submitted", Trade.updated_ts < now_ms - STUCK_AFTER_MS)
+                    .order_by(Trade.id)
+                    .limit(limit)
+                )
+            ).all()
+        )
+    minute = now_ms // 60_000
+    for trade_id in ids:
+        await deps.jobs.enqueue(
+            CONFIRM_JOB, job_id=f"{CONFIRM_JOB}:{trade_id}:resume:{minute}", trade_id=trade_id
+        )
+    if ids:
+        logger.warning("resumed %d trade(s) stuck in submitted: %s", len(ids), ids[:20])
+    return ids
+
+
 async def confirm_trade(deps: Deps, *, trade_id: int, last_try: bool = False) -> dict[str, Any]:
     """One poll of a submitted trade; raises Transient while it is neither final nor expired."""
     async with deps.sessions() as session:

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from engine.deps import Deps
 from engine.jobs.base import JobContext, JobSpec, Transient
+from engine.trade.bridge import resume_stuck_trades
 from engine.trade.jupiter import JupiterClient
 from engine.trading.adapters import BusNotifier, JupiterQuoter, MiniAppLinks
 from engine.trading.attach import attach_confirmed_buys
@@ -133,10 +134,12 @@ def trading_jobs(factory: RuntimeFactory | None = None) -> list[JobSpec]:
         async with deps.sessions.begin() as session:
             attached = await attach_confirmed_buys(session, now_ms=now)
         states = await rt.exits.sweep()
+        resumed = await resume_stuck_trades(deps, now_ms=now)
         return {
             "triggered": [o.order_id for o in outcomes],
             "attached": [a.parent_id for a in attached],
             "exits": dict(Counter(s.state for s in states)),
+            "resumed_trades": resumed,
         }
 
     async def prepare_exit(ctx: JobContext, *, order_id: int) -> dict[str, Any]:

@@ -498,3 +498,45 @@ async def test_phantom_deeplink_round_trip_through_the_api(chain_api: Api) -> No
         400,
         "phantom_error",
     )
+
+
+async def test_a_trade_stuck_in_submitted_is_settled_by_the_safety_net(chain_api: Api) -> None:
+    # A confirmed buy whose row says "submitted" again, as when its confirm job ran out of tries
+    # or was lost with the queue: the per-minute sweep gives it a new job, which settles it.
+    from sqlalchemy import update
+
+    from engine.trade.bridge import STUCK_AFTER_MS, resume_stuck_trades
+
+    api = chain_api
+    headers, wallet, mint = await ready_user(api)
+    r = await api.client.post(
+        "/trade/prepare", headers=headers, json={"mint": mint, "side": "buy", "amount": SOL // 10}
+    )
+    prepared = r.json()
+    body = {"prepared_id": prepared["prepared_id"], "signed_transaction": sign(prepared, wallet)}
+    t = await api.client.post(
+        "/trade/submit", headers={**headers, "Idempotency-Key": "stuck-1"}, json=body
+    )
+    trade_id = t.json()["id"]
+
+    async def status() -> str:
+        return str((await api.client.get(f"/trade/{trade_id}", headers=headers)).json()["status"])
+
+    async def is_confirmed() -> bool:
+        return await status() == "confirmed"
+
+    await eventually(is_confirmed)
+    now = api.clock.now_ms()
+    async with api.deps.sessions.begin() as s:
+        await s.execute(
+            update(Trade)
+            .where(Trade.id == trade_id)
+            .values(status="submitted", out_amount=None, updated_ts=now - 10_000)
+        )
+        await s.execute(update(Order).values(status="submitted"))
+    # Recent: left to its own confirm job.
+    assert await resume_stuck_trades(api.deps, now_ms=now) == []
+    assert await resume_stuck_trades(api.deps, now_ms=now + STUCK_AFTER_MS) == [trade_id]
+    await eventually(is_confirmed)
+    trade = (await api.client.get(f"/trade/{trade_id}", headers=headers)).json()
+    assert trade["out_amount"] == prepared["out_amount"]
