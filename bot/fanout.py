@@ -797,13 +797,23 @@ def attached(deps: Deps, fanout: Fanout) -> Any:
 _LIMITERS: dict[str, ChatLimiter] = {}
 
 
-def process_limiter(platform: str) -> ChatLimiter:
-    """The one limiter of this process for a platform's bot account (published limits)."""
+def process_limiter(platform: str, deps: Deps | None = None) -> ChatLimiter:
+    """The one limiter of this process for a platform's bot account (published limits).
+
+    With Redis (``deps.redis``), the overall pace is shared by every process of the deployment
+    (``bot.limits.SharedPacer``): two worker replicas must not each send at the full rate.
+    """
     from bot.limits import DISCORD_LIMITS, TELEGRAM_LIMITS
 
     if platform not in _LIMITERS:
+        redis = deps.redis if deps is not None else None
+        shared = (
+            None
+            if redis is None or deps is None
+            else (redis, f"{deps.settings.bus_prefix}pace:{platform}")
+        )
         _LIMITERS[platform] = ChatLimiter(
-            TELEGRAM_LIMITS if platform == "telegram" else DISCORD_LIMITS
+            TELEGRAM_LIMITS if platform == "telegram" else DISCORD_LIMITS, shared=shared
         )
     return _LIMITERS[platform]
 
@@ -831,13 +841,13 @@ async def fanout_senders_from_settings(deps: Deps) -> AsyncIterator[dict[str, Se
             from bot.telegram_adapter import open_telegram_sender
 
             senders["telegram"] = await stack.enter_async_context(
-                open_telegram_sender(settings, process_limiter("telegram"))
+                open_telegram_sender(settings, process_limiter("telegram", deps))
             )
         if settings.discord_token is not None:
             from bot.discord_adapter import open_discord_sender
 
             senders["discord"] = await stack.enter_async_context(
-                open_discord_sender(settings, process_limiter("discord"))
+                open_discord_sender(settings, process_limiter("discord", deps))
             )
         yield senders
 

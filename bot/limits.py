@@ -24,12 +24,15 @@ window can span both sides of the change.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Any, Final
+
+logger = logging.getLogger(__name__)
 
 Now = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -131,6 +134,54 @@ class Pacer:
                 await self._sleep(at - now)
 
 
+_SHARED_TURN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+local at = math.max(now, nxt)
+redis.call('SET', KEYS[1], string.format('%d', at + tonumber(ARGV[1])), 'PX', 60000)
+return at - now
+"""
+
+
+class SharedPacer:
+    """:class:`Pacer`'s evenly spaced turns for every process of one bot account, on Redis.
+
+    Several workers each pacing at the published rate would send N times it: the turn is
+    allocated by one Lua script on Redis's own clock (``TIME``), so processes on different hosts
+    share one schedule, and each caller sleeps until its slot. Fails open: with Redis away
+    the turn comes from a local :class:`Pacer` (a 429 is honoured, a missed alert is not).
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        key: str,
+        interval: float,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        fallback: Pacer | None = None,
+    ) -> None:
+        self.interval = interval
+        self._key = key
+        self._sleep = sleep
+        self._script = redis.register_script(_SHARED_TURN)
+        self._fallback = fallback or Pacer(interval, time.monotonic, sleep)
+
+    async def turn(self) -> None:
+        """Wait for this caller's slot in the shared schedule."""
+        try:
+            wait_us = int(
+                await self._script(keys=[self._key], args=[round(self.interval * 1_000_000)])
+            )
+        except Exception as exc:  # Redis away: pace locally rather than not send
+            logger.warning("shared pace unavailable (%s): pacing this process alone", exc)
+            await self._fallback.turn()
+            return
+        if wait_us > 0:
+            await self._sleep(wait_us / 1_000_000)
+
+
 @dataclass(slots=True)
 class _ChatState:
     window: SlidingWindow
@@ -150,12 +201,19 @@ class ChatLimiter:
         pace_headroom: float = PACE_HEADROOM,
         now: Now = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        shared: tuple[Any, str] | None = None,
     ) -> None:
+        """``shared`` = (Redis client, key): pace with every process of the bot account."""
         self.limits = limits
         self._margin = 1.0 / headroom - 1.0
         self._now = now
         self._sleep = sleep
-        self._pacer = Pacer(limits.overall.interval / pace_headroom, now, sleep)
+        interval = limits.overall.interval / pace_headroom
+        self._pacer: Pacer | SharedPacer = (
+            Pacer(interval, now, sleep)
+            if shared is None
+            else SharedPacer(shared[0], shared[1], interval, sleep=sleep)
+        )
         self._chats: dict[str, _ChatState] = {}
         self.waited_s = 0.0
         """Total time callers spent waiting for a slot (for metrics and tests)."""

@@ -129,7 +129,7 @@ async def _start_telegram(
         stack.push_async_callback(app.updater.stop)
         logger.info("telegram: polling %s", settings.telegram_bot_api_url)
     links = Links(settings.public_url, app.bot.username, settings.telegram_webapp_name)
-    return TelegramSender(app.bot, process_limiter("telegram"), links)
+    return TelegramSender(app.bot, process_limiter("telegram", core.deps), links)
 
 
 async def _start_discord(
@@ -154,4 +154,4 @@ async def _start_discord(
 
     stack.push_async_callback(stop_client)
     logger.info("discord: connecting")
-    return DiscordSender(client, process_limiter("discord"), settings.public_url)
+    return DiscordSender(client, process_limiter("discord", core.deps), settings.public_url)
