@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.provider import TokenUsage
 from engine.clock import Clock
-from engine.storage.models import User
+from engine.storage.repos import users as user_repo
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class UsageLedger:
         usage = TokenUsage()
         if account is not None:
             async with self._sessions() as session:
-                user = await session.get(User, account)
+                user = await user_repo.lock_user(session, user_id=account)
                 stored = (user.settings or {}).get(SETTINGS_KEY) if user is not None else None
             if isinstance(stored, dict) and stored.get("day") == day:
                 usage = TokenUsage.from_dict(stored)
@@ -86,7 +86,7 @@ class UsageLedger:
         )
         if account is not None:
             async with self._sessions() as session:
-                user = await session.get(User, account)
+                user = await user_repo.lock_user(session, user_id=account)
                 if user is None:
                     logger.debug("agent usage: no users row %s; kept in memory", account)
                     return total

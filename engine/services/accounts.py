@@ -140,7 +140,7 @@ async def set_chat_language(session: AsyncSession, *, chat_id: int, language: st
 
 async def accept_disclaimer(session: AsyncSession, *, user_id: int, now_ms: int) -> None:
     """Record that the user saw the risk disclaimer (shown again until they have)."""
-    user = await session.get(User, user_id)
+    user = await user_repo.lock_user(session, user_id=user_id)
     if user is None:
         raise NotFound("no_user", f"no user {user_id}")
     # A new dict: SQLAlchemy does not see in-place changes to a JSON column.
@@ -175,8 +175,8 @@ async def update_user_settings(
     values: dict[str, object] | None = None,
     remove: Iterable[str] = (),
 ) -> dict[str, object]:
-    """Set and remove keys of a user's settings; returns the new settings."""
-    user = await session.get(User, user_id)
+    """Set and remove keys of a user's settings (row locked: no concurrent key is lost)."""
+    user = await user_repo.lock_user(session, user_id=user_id)
     if user is None:
         raise NotFound("no_user", f"no user {user_id}")
     gone = set(remove)

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.deps import Deps
@@ -21,7 +20,7 @@ from engine.smartmoney.registry import (
     parse_tags,
     valid_address,
 )
-from engine.storage.models import User
+from engine.storage.repos import users as user_repo
 from engine.storage.repos import wallets as wallet_repo
 
 logger = logging.getLogger(__name__)
@@ -114,11 +113,10 @@ async def lock_watchlist(session: AsyncSession, *, user_id: int) -> None:
     """Serialize changes to one user's watchlist until the transaction ends.
 
     The cap is read, then written: two concurrent adds (a /watch and an import, two imports)
-    would each see room for one more. A no-op UPDATE of the user's row makes the second wait for
-    the first to commit: a row lock on PostgreSQL, the write lock on SQLite (where a SELECT ...
-    FOR UPDATE is ignored and the driver only opens the transaction at the first write).
+    would each see room for one more. Locking the user's row (``users.lock_user``) makes the
+    second wait for the first to commit.
     """
-    await session.execute(update(User).where(User.id == user_id).values(id=User.id))
+    await user_repo.lock_user(session, user_id=user_id)
 
 
 async def import_watchlist(

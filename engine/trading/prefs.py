@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.storage.models import User
+from engine.storage.repos import users as user_repo
 from engine.trading.params import parse_params
 from engine.trading.policy import TradingPolicy
 
@@ -64,7 +65,7 @@ async def load_prefs(session: AsyncSession, *, user_id: int) -> TradingPrefs:
 async def save_prefs(session: AsyncSession, *, user_id: int, prefs: dict[str, Any]) -> TradingPrefs:
     """Validate and store a user's trading prefs; errors name the field."""
     parsed = parse_params(TradingPrefs, prefs, name="trading")
-    user = await session.get(User, user_id)
+    user = await user_repo.lock_user(session, user_id=user_id)
     if user is None:
         raise LookupError(f"no user {user_id}")
     user.settings = {**(user.settings or {}), SETTINGS_KEY: parsed.model_dump(mode="json")}

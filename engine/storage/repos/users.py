@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.storage.models import AlertDelivery, Chat, Subscription, User
@@ -167,3 +167,15 @@ async def finish_delivery(
     row.message_id = message_id
     row.error = error
     row.updated_ts = now_ms
+
+
+async def lock_user(session: AsyncSession, *, user_id: int) -> User | None:
+    """The user's row, locked until the transaction ends and read fresh; None when unknown.
+
+    For read-modify-write of the user (its ``settings`` JSON, its watchlist cap): a no-op UPDATE
+    takes a row lock on PostgreSQL and the write lock on SQLite (which ignores ``FOR UPDATE`` and
+    whose driver opens the transaction only at the first write), so a concurrent writer waits for
+    this one to commit instead of having its keys overwritten by a stale copy.
+    """
+    await session.execute(update(User).where(User.id == user_id).values(id=User.id))
+    return await session.get(User, user_id, populate_existing=True)
