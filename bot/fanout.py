@@ -90,8 +90,8 @@ from bot.reply import Reply
 from engine.deps import Deps
 from engine.jobs.base import JobContext, Transient
 from engine.observability import metrics as M
+from engine.services import accounts, deliveries
 from engine.services import alerts as alert_service
-from engine.services import deliveries
 from engine.services import kol as kol_service
 from engine.services import signals as signal_service
 from engine.services.accounts import private_chats
@@ -831,6 +831,16 @@ async def fanout_for(deps: Deps) -> AsyncIterator[Fanout]:
         yield Fanout(deps, senders)
 
 
+def chat_migrator(deps: Deps) -> Callable[[str, str], Awaitable[None]]:
+    """What a Telegram sender calls when a group turns out upgraded: store the new id."""
+
+    async def migrate(old_id: str, new_id: str) -> None:
+        async with deps.sessions.begin() as session:
+            await accounts.migrate_chat(session, platform="telegram", old_id=old_id, new_id=new_id)
+
+    return migrate
+
+
 @contextlib.asynccontextmanager
 async def fanout_senders_from_settings(deps: Deps) -> AsyncIterator[dict[str, Sender]]:
     """Telegram and Discord senders for the tokens that are set (none when none is)."""
@@ -840,9 +850,11 @@ async def fanout_senders_from_settings(deps: Deps) -> AsyncIterator[dict[str, Se
         if settings.telegram_token is not None:
             from bot.telegram_adapter import open_telegram_sender
 
-            senders["telegram"] = await stack.enter_async_context(
+            telegram = await stack.enter_async_context(
                 open_telegram_sender(settings, process_limiter("telegram", deps))
             )
+            telegram.on_migrate = chat_migrator(deps)
+            senders["telegram"] = telegram
         if settings.discord_token is not None:
             from bot.discord_adapter import open_discord_sender
 

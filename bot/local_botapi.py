@@ -102,11 +102,18 @@ ANONYMOUS_ADMIN_ID: Final = 1087968824
 class ApiError(Exception):
     """A Bot API error answer."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        retry_after: int | None = None,
+        migrate_to: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to = migrate_to
 
 
 @dataclass(slots=True)
@@ -258,6 +265,9 @@ class LocalBotApi:
         self._closing = False
         self.blocked: set[int] = set()
         """Chats whose user blocked the bot: sending there is 403 Forbidden."""
+        self.migrated: dict[int, int] = {}
+        """Groups upgraded to a supergroup (old id → new id): sending to the old id is a 400
+        carrying ``migrate_to_chat_id``, as Telegram answers."""
         self._faults: dict[int | None, deque[Fault | None]] = {}
         self._windows: list[_Window] = []
         self.latency_s = 0.0
@@ -486,6 +496,8 @@ class LocalBotApi:
         }
         if exc.retry_after is not None:
             payload["parameters"] = {"retry_after": exc.retry_after}
+        if exc.migrate_to is not None:
+            payload["parameters"] = {"migrate_to_chat_id": exc.migrate_to}
         return exc.code, payload
 
     # -- methods -----------------------------------------------------------------------------------
@@ -519,6 +531,12 @@ class LocalBotApi:
                     raise ApiError(w.fault.code, w.fault.description, w.fault.retry_after)
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to=self.migrated[chat_id],
+            )
 
     def _bot_user(self) -> dict[str, Any]:
         return {

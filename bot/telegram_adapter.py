@@ -24,7 +24,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -459,10 +459,19 @@ class TelegramSender:
 
     platform = "telegram"
 
-    def __init__(self, bot: Bot, limiter: ChatLimiter, links: Links) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        limiter: ChatLimiter,
+        links: Links,
+        *,
+        on_migrate: Callable[[str, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.bot = bot
         self.limiter = limiter
         self.links = links
+        self.on_migrate = on_migrate
+        """Told (old chat id, new chat id) when a group turned out upgraded to a supergroup."""
 
     async def send(self, target: Target, reply: Reply, *, skip: int = 0) -> str:
         """Post one alert from part ``skip`` on; maps PTB errors onto RateLimited / SendFailed.
@@ -473,6 +482,8 @@ class TelegramSender:
         """
         parts = messages(reply, target.kind, self.links)
         message_id = ""
+        chat_id = int(target.chat_id)
+        migrated = False
         for i, (text, markup) in enumerate(parts):
             if i < skip:
                 continue
@@ -480,14 +491,19 @@ class TelegramSender:
                 await self.limiter.acquire(target.chat_id, group=target.kind != "private")
                 await self.limiter.depart(self.limiter.now())
             try:
-                sent = await self.bot.send_message(
-                    int(target.chat_id),
-                    text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    message_thread_id=target.topic_id,
-                    link_preview_options=_NO_PREVIEW,
-                )
+                try:
+                    sent = await self._post(chat_id, text, markup, target)
+                except ChatMigrated as exc:
+                    # The group became a supergroup: nothing was posted; the new id takes it,
+                    # and the caller stores it so the next alert goes there directly.
+                    if migrated:
+                        raise
+                    migrated = True
+                    old, chat_id = chat_id, int(exc.new_chat_id)
+                    logger.info("telegram chat %s migrated to %s", old, chat_id)
+                    if self.on_migrate is not None:
+                        await self.on_migrate(str(old), str(chat_id))
+                    sent = await self._post(chat_id, text, markup, target)
             except RetryAfter as exc:
                 raise RateLimited(retry_after_s(exc), parts=i) from exc
             except (Forbidden, InvalidToken, ChatMigrated) as exc:
@@ -503,6 +519,16 @@ class TelegramSender:
                 ) from exc
             message_id = str(sent.message_id)
         return message_id
+
+    async def _post(self, chat_id: int, text: str, markup: Any, target: Target) -> Any:
+        return await self.bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            message_thread_id=target.topic_id,
+            link_preview_options=_NO_PREVIEW,
+        )
 
     async def edit(self, target: Target, message_id: str, reply: Reply) -> None:
         """Rewrite a sent message (its last part) with ``editMessageText``, without buttons.

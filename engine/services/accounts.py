@@ -138,6 +138,31 @@ async def set_chat_language(session: AsyncSession, *, chat_id: int, language: st
     return chat
 
 
+async def migrate_chat(session: AsyncSession, *, platform: str, old_id: str, new_id: str) -> bool:
+    """A group became a supergroup (Telegram gave it a new id): its row follows, subscriptions
+    and all. False when the new id already has a row of its own (left as it is, logged)."""
+    taken = (
+        await session.scalars(
+            select(Chat.id).where(Chat.platform == platform, Chat.external_id == new_id)
+        )
+    ).first()
+    if taken is not None:
+        logger.warning(
+            "chat %s migrated to %s, which already has a row: not merged", old_id, new_id
+        )
+        return False
+    chat = (
+        await session.scalars(
+            select(Chat).where(Chat.platform == platform, Chat.external_id == old_id)
+        )
+    ).first()
+    if chat is None:
+        return False
+    chat.external_id = new_id
+    chat.kind = "supergroup" if chat.kind == "group" else chat.kind
+    return True
+
+
 async def accept_disclaimer(session: AsyncSession, *, user_id: int, now_ms: int) -> None:
     """Record that the user saw the risk disclaimer (shown again until they have)."""
     user = await user_repo.lock_user(session, user_id=user_id)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from bot.core import CommandCore
-from bot.fanout import Fanout, Sender, attached, process_limiter
+from bot.fanout import Fanout, Sender, attached, chat_migrator, process_limiter
 from bot.telegram_adapter import Links, TelegramSender, build_application, publish_commands
 from bot.telegram_webhook import set_webhook, webhook_app, webhook_secret
 from engine.settings import ConfigError, Settings, get_settings
@@ -129,7 +129,12 @@ async def _start_telegram(
         stack.push_async_callback(app.updater.stop)
         logger.info("telegram: polling %s", settings.telegram_bot_api_url)
     links = Links(settings.public_url, app.bot.username, settings.telegram_webapp_name)
-    return TelegramSender(app.bot, process_limiter("telegram", core.deps), links)
+    return TelegramSender(
+        app.bot,
+        process_limiter("telegram", core.deps),
+        links,
+        on_migrate=chat_migrator(core.deps),
+    )
 
 
 async def _start_discord(
