@@ -806,12 +806,9 @@ def process_limiter(platform: str, deps: Deps | None = None) -> ChatLimiter:
     from bot.limits import DISCORD_LIMITS, TELEGRAM_LIMITS
 
     if platform not in _LIMITERS:
-        redis = deps.redis if deps is not None else None
-        shared = (
-            None
-            if redis is None or deps is None
-            else (redis, f"{deps.settings.bus_prefix}pace:{platform}")
-        )
+        shared = None
+        if deps is not None and deps.redis is not None:
+            shared = (deps.redis, f"{deps.settings.bus_prefix}pace:{platform}")
         _LIMITERS[platform] = ChatLimiter(
             TELEGRAM_LIMITS if platform == "telegram" else DISCORD_LIMITS, shared=shared
         )

@@ -104,11 +104,7 @@ class ChainEvent:
     @classmethod
     def from_json(cls, raw: bytes | str) -> ChainEvent:
         """Parse one JSON object into an event, with a clear error when it is not one."""
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise EventFormatError(f"not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(_loads(raw))
 
 
 @dataclass(slots=True, frozen=True)
@@ -149,13 +145,17 @@ class Retraction:
 
 def parse_bus_event(raw: bytes | str) -> ChainEvent | Retraction:
     """One message of the ``events`` stream: a :class:`ChainEvent` or a :class:`Retraction`."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise EventFormatError(f"not valid JSON: {exc}") from exc
+    data = _loads(raw)
     if isinstance(data, dict) and data.get("type") == "retract":
         return Retraction.from_dict(data)
     return ChainEvent.from_dict(data)
+
+
+def _loads(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EventFormatError(f"not valid JSON: {exc}") from exc
 
 
 _FIELDS: Final = tuple(f.name for f in fields(ChainEvent))

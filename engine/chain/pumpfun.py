@@ -106,7 +106,7 @@ class PumpFun(Venue):
         if len(payload) < _TRADE_MIN:
             raise DecodeError(f"pump.fun TradeEvent is {len(payload)} bytes, need {_TRADE_MIN}")
         mint, sol, token, is_buy, user, block_ts, vsol, vtoken = _TRADE.unpack_from(payload, 8)
-        meta = _at_block_time(meta, block_ts)
+        meta = meta.at_block_time(block_ts)
         creator = quote_mint = quote_amount = None
         if len(payload) >= _TRADE_CREATOR_AT + 32:
             raw_creator = payload[_TRADE_CREATOR_AT : _TRADE_CREATOR_AT + 32]
@@ -147,7 +147,7 @@ class PumpFun(Venue):
         quote_mint: str | None = None
         if r.remaining() >= 40:  # 2025: creator, timestamp
             creator = r.pubkey()
-            meta = _at_block_time(meta, r.i64())
+            meta = meta.at_block_time(r.i64())
             if r.remaining() >= 32 + 32:  # 2026: reserves/supply (32 bytes), token_program
                 r.skip(32)
                 token_program = r.pubkey()
@@ -185,7 +185,7 @@ class PumpFun(Venue):
         mint = r.pubkey()
         bonding_curve = r.pubkey()
         if r.remaining() >= 8:  # 2025 on: the block's timestamp
-            meta = _at_block_time(meta, r.i64())
+            meta = meta.at_block_time(r.i64())
         return ChainEvent(
             kind="complete",
             venue="pumpfun",
@@ -208,7 +208,7 @@ class PumpFun(Venue):
         sol_amount = r.u64()
         r.skip(8)  # pool_migration_fee
         r.skip(32)  # bonding_curve
-        meta = _at_block_time(meta, r.i64())
+        meta = meta.at_block_time(r.i64())
         pool = r.pubkey()
         quote_mint = None
         if r.remaining() >= 32:
@@ -367,14 +367,3 @@ def _token_delta(tx: Transaction, token_account: str) -> int:
     pre = tx.pre_token(token_account)
     post = tx.post_token(token_account)
     return (post.amount if post else 0) - (pre.amount if pre else 0)
-
-
-def _at_block_time(meta: EventMeta, block_ts: int) -> EventMeta:
-    """Stamp the event with the block time it carries (unix seconds), when it carries one.
-
-    Logs notifications have no block time; without this a live event would carry its receipt
-    time while the same event fetched later carries the block's: live and replay would disagree.
-    """
-    if block_ts <= 0 or block_ts * 1000 == meta.ts:
-        return meta
-    return EventMeta(meta.signature, meta.slot, block_ts * 1000)

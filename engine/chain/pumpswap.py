@@ -108,9 +108,7 @@ class PumpSwap(Venue):
         (block_ts, base_amount, _limit, _ub, _uq, pool_base, pool_quote, quote_amount, *_fees) = (
             _SWAP.unpack_from(payload, 8)
         )
-        if block_ts > 0 and block_ts * 1000 != meta.ts:
-            # The event's own block time: live (logs) and fetched decodes agree on ts.
-            meta = EventMeta(meta.signature, meta.slot, block_ts * 1000)
+        meta = meta.at_block_time(block_ts)
         pool_raw, user_raw = _fees[-2], _fees[-1]
         pool = pubkey_str(pool_raw)
         user = pubkey_str(user_raw)
@@ -161,8 +159,7 @@ class PumpSwap(Venue):
             _bump,
             pool_raw,
         ) = _CREATE_POOL.unpack_from(payload, 8)
-        if block_ts > 0 and block_ts * 1000 != meta.ts:
-            meta = EventMeta(meta.signature, meta.slot, block_ts * 1000)
+        meta = meta.at_block_time(block_ts)
         base_mint = pubkey_str(base_raw)
         quote_mint = pubkey_str(quote_raw)
         book = ACTIVE_BOOK.get()

@@ -45,6 +45,17 @@ class EventMeta:
     slot: int
     ts: int
 
+    def at_block_time(self, block_ts: int) -> EventMeta:
+        """The same origin stamped with the block time an event carries (unix seconds), if any.
+
+        Logs notifications have no block time; without this a live event would carry its
+        receipt time while the same event fetched later carries the block's: live and replay
+        would disagree, and one feed would mix two clocks.
+        """
+        if block_ts <= 0 or block_ts * 1000 == self.ts:
+            return self
+        return EventMeta(self.signature, self.slot, block_ts * 1000)
+
 
 @dataclass(slots=True)
 class Site:

@@ -542,15 +542,10 @@ async def _order_by_key(session: AsyncSession, key: str) -> Order | None:
 
 
 def _blocked_notice(order: Order, decision: PolicyDecision) -> OrderNotice:
-    return OrderNotice(
-        event="auto_blocked",
-        user_id=order.user_id,
-        order_id=order.id,
-        kind=order.kind,
-        mint=order.mint,
-        link=None,
-        expires_ts=None,
-        dedupe_key=f"auto_blocked:{order.id}",
+    return OrderNotice.about(
+        order,
+        "auto_blocked",
+        f"auto_blocked:{order.id}",
         side="buy",
         amount_in=order.amount_in,
         reason="; ".join(decision.reasons),
@@ -559,15 +554,10 @@ def _blocked_notice(order: Order, decision: PolicyDecision) -> OrderNotice:
 
 def auto_buy_notice(order: Order, trade_id: int, signature: str) -> OrderNotice:
     """The notice for a buy the server signer executed."""
-    return OrderNotice(
-        event="auto_buy",
-        user_id=order.user_id,
-        order_id=order.id,
-        kind=order.kind,
-        mint=order.mint,
-        link=None,
-        expires_ts=None,
-        dedupe_key=f"auto_buy:{order.id}",
+    return OrderNotice.about(
+        order,
+        "auto_buy",
+        f"auto_buy:{order.id}",
         side="buy",
         amount_in=order.amount_in,
         reason=f"submitted {signature}",

@@ -243,15 +243,12 @@ class ExitService:
             return  # sent already, or being sent by another worker
         try:
             await self._notifier.notify(
-                OrderNotice(
-                    event=_ready_event(order.kind, attempt),
-                    user_id=order.user_id,
-                    order_id=order.id,
-                    kind=order.kind,
-                    mint=order.mint,
+                OrderNotice.about(
+                    order,
+                    _ready_event(order.kind, attempt),
+                    exit_key(order.id, attempt),
                     link=link,
                     expires_ts=expires_ts,
-                    dedupe_key=exit_key(order.id, attempt),
                     side=order.side,
                     amount_in=int(trig["amount"]),
                     quoted_out=int(ex["quoted_out"]),
@@ -300,15 +297,10 @@ class ExitService:
             await self.on_attached(attached.parent_id)
         if done:
             await self._notifier.notify(
-                OrderNotice(
-                    event="order_filled",
-                    user_id=order.user_id,
-                    order_id=order.id,
-                    kind=order.kind,
-                    mint=order.mint,
-                    link=None,
-                    expires_ts=None,
-                    dedupe_key=f"filled:{order.id}",
+                OrderNotice.about(
+                    order,
+                    "order_filled",
+                    f"filled:{order.id}",
                     side=order.side,
                     amount_in=trade.in_amount,
                     quoted_out=trade.out_amount,
@@ -325,15 +317,10 @@ class ExitService:
         if done:
             logger.info("order %s expired after %d unsigned exits", order.id, attempt)
             await self._notifier.notify(
-                OrderNotice(
-                    event="exit_expired",
-                    user_id=order.user_id,
-                    order_id=order.id,
-                    kind=order.kind,
-                    mint=order.mint,
-                    link=None,
-                    expires_ts=None,
-                    dedupe_key=f"expired:{order.id}",
+                OrderNotice.about(
+                    order,
+                    "exit_expired",
+                    f"expired:{order.id}",
                     attempt=attempt,
                 )
             )

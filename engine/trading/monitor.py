@@ -96,14 +96,9 @@ class PriceMonitor:
 
     async def load(self) -> int:
         """(Re)load every open group from the database; returns how many."""
-        async with self._sessions() as session:
-            machines = await store.load_machines(session)
-            for m in machines:
-                await _catch_up_high(session, m)
+        machines = await self._read()
         self._index.clear()
-        for m in machines:
-            self._put(m)
-        self._note_newest(machines)
+        self._adopt(machines)
         logger.info("monitor watches %d order groups on %d mints", len(machines), len(self._index))
         return len(machines)
 
@@ -114,31 +109,32 @@ class PriceMonitor:
         high catch-up only for the new groups. A group whose id is below the newest seen (two
         transactions committing out of order) waits for the next full ``load``.
         """
-        async with self._sessions() as session:
-            found = await store.load_machines(session, after_id=self._newest_parent)
-            for m in found:
-                await _catch_up_high(session, m)
-        for m in found:
-            self._put(m)
-        self._note_newest(found)
+        found = await self._read(after_id=self._newest_parent)
+        self._adopt(found)
         if found:
             logger.info("monitor picked up %d new order groups", len(found))
         return len(found)
 
-    def _note_newest(self, machines: Iterable[Machine]) -> None:
-        for m in machines:
-            self._newest_parent = max(self._newest_parent, m.parent_id)
-
     async def track(self, parent_id: int) -> bool:
         """Start watching one group (after it was attached); False when it is not open."""
-        async with self._sessions() as session:
-            found = await store.load_machines(session, parent_ids=[parent_id])
-            for m in found:
-                await _catch_up_high(session, m)
-        for m in found:
-            self._put(m)
-        self._note_newest(found)
+        found = await self._read(parent_ids=[parent_id])
+        self._adopt(found)
         return bool(found)
+
+    async def _read(
+        self, *, parent_ids: list[int] | None = None, after_id: int | None = None
+    ) -> list[Machine]:
+        """Open groups (all, given, or newer than ``after_id``), highs caught up from the ticks."""
+        async with self._sessions() as session:
+            machines = await store.load_machines(session, parent_ids=parent_ids, after_id=after_id)
+            for m in machines:
+                await _catch_up_high(session, m)
+        return machines
+
+    def _adopt(self, machines: Iterable[Machine]) -> None:
+        for m in machines:
+            self._put(m)
+            self._newest_parent = max(self._newest_parent, m.parent_id)
 
     def forget(self, mint: str, parent_id: int) -> None:
         """Stop watching a group (cancelled by the user)."""

@@ -67,6 +67,19 @@ class ExitPreparer(Protocol):
         ...
 
 
+class OrderFields(Protocol):
+    """What a notice reads of an order (``engine.storage.models.Order``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def mint(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class OrderNotice:
     """A message on the bus ``orders`` topic for the chat fan-out to render.
@@ -92,6 +105,30 @@ class OrderNotice:
     price_impact_bps: int | None = None
     attempt: int | None = None
     reason: str | None = None
+
+    @classmethod
+    def about(
+        cls,
+        order: OrderFields,
+        event: str,
+        dedupe_key: str,
+        *,
+        link: str | None = None,
+        expires_ts: int | None = None,
+        **details: Any,
+    ) -> OrderNotice:
+        """A notice about ``order``: its user, id, kind and mint, and the event's details."""
+        return cls(
+            event=event,
+            user_id=order.user_id,
+            order_id=order.id,
+            kind=order.kind,
+            mint=order.mint,
+            link=link,
+            expires_ts=expires_ts,
+            dedupe_key=dedupe_key,
+            **details,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the bus payload)."""

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bot.fanout import Fanout, RetryPolicy, attached
 from bot.limits import TELEGRAM_LIMITS, ChatLimiter
@@ -35,6 +34,7 @@ from tests.bot.conftest import PUBLIC_URL, TOKEN
 from tests.bot.seed import add_risk, add_signal, add_token, address
 from tests.bot.test_fanout import check_honoured, make_chats
 from tests.conftest import pg_test_schema
+from workers.bench.pipeline import fresh_database
 from workers.jobs.registry import default_registry
 from workers.migrate import upgrade_async
 from workers.runtime import open_deps
@@ -135,29 +135,6 @@ async def test_a_429_storm_and_a_5xx_burst_delay_alerts_but_lose_and_double_none
 # -- an arq worker SIGKILLed mid-fan-out ------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def fresh_database(pg_url: str) -> AsyncIterator[str]:
-    """A new PostgreSQL database (a subprocess cannot be put on a test schema), dropped after."""
-    import asyncpg
-
-    url = load_settings(database_url=pg_url).database_url
-    admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"solai_chaos_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
 async def spawn_worker(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subprocess.Process:
     """``solai worker`` in a subprocess, its output to a file (read on failure)."""
     with log.open("ab") as out:
@@ -193,7 +170,7 @@ async def test_a_worker_killed_mid_fanout_loses_only_its_in_flight_sends_and_dou
     queue = f"chaos:{uuid.uuid4().hex[:8]}:jobs"
     logs = [isolated_env / "worker-1.log", isolated_env / "worker-2.log"]
     async with contextlib.AsyncExitStack() as stack:
-        url = await stack.enter_async_context(fresh_database(pg_url))
+        url = await stack.enter_async_context(fresh_database(pg_url, prefix="solai_chaos_"))
         await upgrade_async(url)
         # Telegram's published limits (the worker's limiter uses them) and slow answers, so
         # several sends are in flight at any moment.

@@ -75,22 +75,9 @@ def shares(partitions: int, consumers: int) -> list[list[int]]:
     return [list(range(i, partitions, consumers)) for i in range(consumers)]
 
 
-def _consumer_main(
-    db_url: str,
-    redis_url: str,
-    prefix: str,
-    partitions: Sequence[int],
-    batch: int,
-    name: str,
-    ready: Any,
-    go: Any,
-    stop: Any,
-    results: Any,
-) -> None:
-    """One scoring process: open the deps, report ready, consume after "go" until "stop"."""
-    asyncio.run(
-        _consume(db_url, redis_url, prefix, partitions, batch, name, ready, go, stop, results)
-    )
+def _consumer_main(*args: Any) -> None:
+    """One scoring process (spawned): :func:`_consume` on its own event loop."""
+    asyncio.run(_consume(*args))
 
 
 async def _consume(

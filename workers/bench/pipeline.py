@@ -240,15 +240,17 @@ async def sim_call(http: httpx.AsyncClient, url: str, action: str, **cfg: Any) -
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(url: str) -> AsyncIterator[str]:
-    """A new PostgreSQL database on the server of ``url``, dropped afterwards."""
+async def fresh_database(url: str, *, prefix: str = "solai_bench_") -> AsyncIterator[str]:
+    """A new PostgreSQL database on the server of ``url``, dropped afterwards (with
+    ``FORCE``: a killed subprocess may still hold connections). Benchmarks and the tests whose
+    subprocesses cannot be put on a test schema use it."""
     import asyncpg  # type: ignore[import-untyped]
     from sqlalchemy.engine import make_url
 
     norm = load_settings(database_url=url).database_url
     base = make_url(norm)
     dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"solai_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
